@@ -1,0 +1,176 @@
+"""Keep every chapter pair (``chapters/NN_name.md`` + ``chapters/NN_name.ipynb``) honest.
+
+Two jobs, one per sub-command:
+
+``check``
+    Fails when a pair is out of sync: an ``.md`` edited without regenerating its ``.ipynb``
+    (cell sources, types or tags differ), an ``.ipynb`` with no ``.md``, an ``.md`` with no
+    ``.ipynb``, or an ``.ipynb`` whose code cells were never executed. It compares content,
+    never file timestamps (a fresh clone has meaningless timestamps).
+
+``execute [CHAPTER ...]``
+    Regenerates the reference ``.ipynb`` from the ``.md`` by executing it top to bottom, and
+    writes it deterministically: stable cell ids, no timing metadata, no widget state, widget
+    model ids derived from the cell position. Re-running on an unchanged chapter only changes
+    outputs that really changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import jupytext
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = ROOT / "chapters"
+PREFACE = CHAPTERS / "00_preface.md"
+TIMINGS = CHAPTERS / "timings.json"  # shown by the preface; the preface does not time itself
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+_ID_NAMESPACE = uuid.UUID("6f0b7c1e-3a52-4f55-9d0c-7e1f3b5a9c21")
+
+
+def _cell_signature(cell) -> tuple:
+    """What must agree between the two files of a pair: type, source and tags."""
+    tags = tuple(cell.get("metadata", {}).get("tags", []))
+    return cell["cell_type"], cell["source"].strip(), tags
+
+
+def read_source(md_path: Path) -> nbformat.NotebookNode:
+    return jupytext.read(md_path, fmt="md:myst")
+
+
+def check_pairs(chapters: Path = CHAPTERS) -> list[str]:
+    """Return one message per problem found (an empty list means every pair is in sync)."""
+    problems: list[str] = []
+    mds = sorted(chapters.glob("*.md"))
+    ipynbs = sorted(chapters.glob("*.ipynb"))
+    for nb_path in ipynbs:
+        if not nb_path.with_suffix(".md").exists():
+            problems.append(f"{nb_path.name}: no paired .md source (the .md is the source of truth)")
+    for md_path in mds:
+        nb_path = md_path.with_suffix(".ipynb")
+        if not nb_path.exists():
+            problems.append(f"{md_path.name}: no paired .ipynb; run `make notebooks`")
+            continue
+        source = [_cell_signature(c) for c in read_source(md_path).cells]
+        stored_nb = nbformat.read(nb_path, as_version=4)
+        stored = [_cell_signature(c) for c in stored_nb.cells]
+        if source != stored:
+            first = next(
+                (i for i, (a, b) in enumerate(zip(source, stored)) if a != b),
+                min(len(source), len(stored)),
+            )
+            problems.append(
+                f"{md_path.name} and {nb_path.name} differ (first at cell {first}; "
+                f"{len(source)} vs {len(stored)} cells): run `make notebooks`"
+            )
+            continue
+        unexecuted = [
+            i for i, c in enumerate(stored_nb.cells)
+            if c.cell_type == "code" and c.source.strip() and c.get("execution_count") is None
+        ]
+        if unexecuted:
+            problems.append(f"{nb_path.name}: code cells {unexecuted} hold no executed output; run `make notebooks`")
+    return problems
+
+
+def _normalize(nb: nbformat.NotebookNode, stem: str) -> None:
+    """Remove everything that changes between two runs of the same chapter but is not output."""
+    nb.metadata.pop("widgets", None)
+    nb.metadata.pop("jupytext", None)
+    for index, cell in enumerate(nb.cells):
+        cell["id"] = f"{stem[:40]}-{index:03d}".replace("_", "-")
+        cell.metadata.pop("execution", None)
+        for k, output in enumerate(cell.get("outputs", [])):
+            data = output.get("data", {})
+            if WIDGET_MIME in data:
+                stable = uuid.uuid5(_ID_NAMESPACE, f"{stem}/{index}/{k}").hex
+                data[WIDGET_MIME]["model_id"] = stable
+
+
+def _atomic_write_text(text: str, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def execute(md_path: Path, timeout: int = 900) -> float:
+    """Execute one chapter from its .md and write its reference .ipynb; return seconds taken."""
+    nb = read_source(md_path)
+    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        record_timing=False,
+        store_widget_state=False,
+        resources={"metadata": {"path": str(md_path.parent)}},
+    )
+    start = time.perf_counter()
+    client.execute()
+    elapsed = time.perf_counter() - start
+    _normalize(nb, md_path.stem)
+    _atomic_write_text(nbformat.writes(nb) + "\n", md_path.with_suffix(".ipynb"))
+    return elapsed
+
+
+def record_timing(stem: str, seconds: float) -> None:
+    """Store a chapter's execution time (from an empty model cache) for the preface's table."""
+    import torch
+
+    data = json.loads(TIMINGS.read_text()) if TIMINGS.exists() else {"seconds": {}}
+    data["seconds"][stem] = round(seconds)
+    data["machine"] = (
+        f"{os.cpu_count()} CPU cores ({platform.machine()}), "
+        f"{'CUDA' if torch.cuda.is_available() else 'no GPU'}, torch {torch.__version__.split('+')[0]}"
+    )
+    _atomic_write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", TIMINGS)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("check", help="fail when a chapter pair is out of sync")
+    run = sub.add_parser("execute", help="regenerate reference .ipynb files from the .md sources")
+    run.add_argument("chapters", nargs="*", type=Path, help="chapter .md files (default: all)")
+    args = parser.parse_args(argv)
+
+    if args.command == "check":
+        problems = check_pairs()
+        for problem in problems:
+            print(f"out of sync: {problem}", file=sys.stderr)
+        n_pairs = len(list(CHAPTERS.glob("*.md")))
+        print(f"notebook pairs: {n_pairs} checked, {len(problems)} problem(s)")
+        return 1 if problems else 0
+
+    targets = [Path(p).resolve() for p in args.chapters] or sorted(CHAPTERS.glob("*.md"))
+    for md_path in targets:
+        if md_path.suffix != ".md" or not md_path.exists():
+            parser.error(f"chapters: {md_path} is not an existing .md chapter")
+    # The preface shows the other chapters' timings, so it always runs last.
+    targets = [p for p in targets if p != PREFACE] + [PREFACE]
+    for md_path in targets:
+        seconds = execute(md_path)
+        if md_path != PREFACE:
+            record_timing(md_path.stem, seconds)
+        print(f"executed {md_path.name} in {seconds:.1f} s -> {md_path.with_suffix('.ipynb').name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
