@@ -110,11 +110,12 @@ def plot_proof_contrast(curve: ContrastCurve, ax: Axes | None = None) -> Figure:
     ax.plot(x, curve.free_proof_success, "D-", color=COLORS["free_running"],
             label="free running: whole proofs right")
     ax.plot(x, curve.predicted_proof_success, ":", color=COLORS["prediction"],
-            label=r"forecast $\hat p^{\,L}$ from teacher forcing")
+            label=r"forecast $\hat{p}^{L}$ from teacher forcing")
     ax.set_xlabel("p = chance of the right word after a correct prefix")
     ax.set_ylabel("fraction")
     ax.set_ylim(-0.02, 1.02)
     ax.set_title(f"Same reader, two jobs (confusion after an error = "
                  f"{curve.confusion_after_error:.0%})")
-    ax.legend(loc="upper left")
+    # the lower left is empty: whole-proof success is ~0 there, and per-word rates sit higher
+    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 0.08))
     return ax.figure

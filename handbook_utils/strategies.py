@@ -1,0 +1,204 @@
+"""Training strategies: what the model reads while it is being trained.
+
+A strategy is a small object with one method, ``loss(model, batch, epoch) -> scalar tensor``. The
+targets and the loss mask are always the gold ones; strategies differ only in the *inputs*:
+
+- :class:`TeacherForcing`: the gold prefix everywhere (one parallel pass).
+- :class:`ScheduledSampling`: each target-token input is, with probability ``p = schedule(epoch)``,
+  replaced by the model's own prediction for that position (Bengio et al., 2015).
+  ``mode="sequential"`` runs through the sequence one step at a time, as an RNN would, so every
+  prediction already sees the earlier replacements. ``mode="parallel"`` is the transformer version
+  (Mihaylova & Martins, 2019; Duckworth et al., 2019): ``passes`` teacher-forced passes without
+  gradient produce the predictions, then one pass with gradient trains on the mixed input. With
+  ``passes >= T - 1`` and the same random draws it equals the sequential version exactly.
+- :class:`AlwaysSampling`: ``p = 1`` from the first step; no gold target token is ever fed.
+
+``epoch`` is training time in epochs, possibly fractional (``step / steps_per_epoch``); the
+schedules of :mod:`handbook_utils.schedules` read it. New strategies (curricula, sequence-level
+losses) subclass :class:`Strategy` and implement ``loss``; make them dataclasses so the cache can
+hash their settings.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from .schedules import ConstantSchedule
+from .tasks import Batch
+
+
+def masked_cross_entropy(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+    """Mean cross-entropy over the scored (target) positions only: the prompt is given, not learned."""
+    mask = batch.loss_mask  # (B, T)
+    return F.cross_entropy(logits[mask].float(), batch.targets[mask])  # (N, V) vs (N,)
+
+
+class Strategy:
+    """Interface: ``loss(model, batch, epoch)`` returns the scalar training loss for ``batch``."""
+
+    def loss(self, model, batch: Batch, epoch: float = 0.0) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class TeacherForcing(Strategy):
+    """Gold inputs at every position: all T predictions from one parallel forward pass."""
+
+    def loss(self, model, batch: Batch, epoch: float = 0.0) -> torch.Tensor:
+        return masked_cross_entropy(model(batch.inputs), batch)  # model(...) is (B, T, V)
+
+
+# --------------------------------------------------------------------------------------------
+# Scheduled sampling
+
+
+@dataclass
+class Draws:
+    """All the randomness of one scheduled-sampling step, drawn up front.
+
+    Drawing it first is what lets the parallel and sequential versions be compared exactly: given
+    the same ``Draws`` they must feed the same tokens.
+    """
+
+    use_model: torch.Tensor  # (B, T) bool: feed the model's prediction instead of the gold input
+    gumbel: torch.Tensor | None  # (B, T, V) Gumbel noise for sampling, None for argmax
+
+    @staticmethod
+    def sample(batch: Batch, vocab_size: int, p: float, mix: str, generator: torch.Generator | None = None) -> "Draws":
+        B, T = batch.inputs.shape
+        device = batch.inputs.device if generator is None else generator.device
+        coins = torch.rand(B, T, generator=generator, device=device).to(batch.inputs.device)  # (B, T)
+        # input i may be replaced only if it is a target token: the prediction for it is scored at
+        # i-1 and its own output is scored at i (so prompt and padding are never touched)
+        replaceable = torch.zeros_like(batch.loss_mask)
+        replaceable[:, 1:] = batch.loss_mask[:, :-1] & batch.loss_mask[:, 1:]
+        use_model = replaceable & (coins < p)
+        gumbel = None
+        if mix == "sample":
+            u = torch.rand(B, T, vocab_size, generator=generator, device=device).to(batch.inputs.device)
+            gumbel = -torch.log(-torch.log(u.clamp_min(1e-20)))  # argmax(logits + g) ~ softmax(logits)
+        return Draws(use_model, gumbel)
+
+
+def _choose(logits: torch.Tensor, gumbel: torch.Tensor | None) -> torch.Tensor:
+    """The model's token from ``logits`` (..., V): a softmax sample (Gumbel-max) or the argmax."""
+    logits = logits.detach().float()  # the choice is discrete: no gradient flows through it
+    return (logits if gumbel is None else logits + gumbel).argmax(dim=-1)
+
+
+def sequential_inputs_and_logits(model, batch: Batch, draws: Draws) -> tuple[torch.Tensor, torch.Tensor]:
+    """Bengio et al.'s loop: step through the sequence, deciding each input after the previous prediction.
+
+    Returns ``(logits (B, T, V), fed inputs (B, T))``. The leading stretch where no coin asks for the
+    model (at least the shortest prompt) is fed as one chunk; after that, one token per step.
+    """
+    inputs, use_model = batch.inputs, draws.use_model  # (B, T), (B, T)
+    T = inputs.shape[1]
+    asked = use_model.any(dim=0).nonzero()
+    t0 = int(asked[0]) if len(asked) else T  # first position where some row wants the model's token
+    logits, state = model.step(inputs[:, :t0], None)  # (B, t0, V)
+    chunks, fed = [logits], [inputs[:, :t0]]
+    for t in range(t0, T):
+        pred = _choose(logits[:, -1], None if draws.gumbel is None else draws.gumbel[:, t])  # (B,)
+        x = torch.where(use_model[:, t], pred, inputs[:, t]).unsqueeze(1)  # (B, 1)
+        logits, state = model.step(x, state)  # (B, 1, V)
+        chunks.append(logits)
+        fed.append(x)
+    return torch.cat(chunks, dim=1), torch.cat(fed, dim=1)
+
+
+def parallel_inputs_and_logits(model, batch: Batch, draws: Draws, passes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``passes`` gradient-free passes build the mixed input, one more pass with gradient scores it.
+
+    Watch the shift: the prediction made at position i-1 is a guess for token i, so it replaces
+    *input* i. After pass k the first k replaceable positions agree with the sequential loop (each
+    depends only on earlier positions), which is why ``passes = T - 1`` reproduces it exactly.
+    """
+    gold = batch.inputs  # (B, T)
+    x = gold
+    with torch.no_grad():
+        for _ in range(passes):
+            logits = model(x)  # (B, T, V)
+            noise = None if draws.gumbel is None else draws.gumbel[:, 1:]
+            pred = _choose(logits[:, :-1], noise)  # (B, T-1): prediction for input i, made at i-1
+            mixed = torch.cat([gold[:, :1], torch.where(draws.use_model[:, 1:], pred, gold[:, 1:])], dim=1)
+            if torch.equal(mixed, x):  # a fixed point: further passes would change nothing
+                break
+            x = mixed
+    return model(x), x
+
+
+def _as_schedule(schedule) -> Callable[[float], float]:
+    if isinstance(schedule, bool):
+        raise TypeError("schedule must be a callable epoch -> p or a number in [0, 1], got bool")
+    if isinstance(schedule, (int, float)):
+        return ConstantSchedule(float(schedule))
+    if not callable(schedule):
+        raise TypeError(f"schedule must be a callable epoch -> p or a number in [0, 1], got {type(schedule).__name__}")
+    return schedule
+
+
+@dataclass(frozen=True)
+class ScheduledSampling(Strategy):
+    """Feed the model's own prediction with probability ``p = schedule(epoch)``, one coin per token.
+
+    ``schedule``: a callable epoch → p (see :mod:`handbook_utils.schedules`) or a constant p.
+    ``mode``: ``"sequential"`` (step by step, exact, slow) or ``"parallel"`` (``passes`` extra passes).
+    ``mix``: ``"sample"`` draws the model token from its softmax (Bengio et al.), ``"argmax"`` takes the
+    most likely one.
+    """
+
+    schedule: Callable[[float], float] | float
+    mode: str = "sequential"
+    passes: int = 1
+    mix: str = "sample"
+
+    def __post_init__(self):
+        object.__setattr__(self, "schedule", _as_schedule(self.schedule))
+        if self.mode not in ("sequential", "parallel"):
+            raise ValueError(f"mode must be 'sequential' or 'parallel', got {self.mode!r}")
+        if isinstance(self.passes, bool) or not isinstance(self.passes, int):
+            raise TypeError(f"passes must be an int, got {type(self.passes).__name__}")
+        if self.passes < 1:
+            raise ValueError(f"passes must be >= 1, got {self.passes}")
+        if self.mix not in ("sample", "argmax"):
+            raise ValueError(f"mix must be 'sample' or 'argmax', got {self.mix!r}")
+
+    def probability(self, epoch: float) -> float:
+        p = self.schedule(epoch)
+        if not (isinstance(p, (int, float)) and math.isfinite(p) and 0.0 <= p <= 1.0):
+            raise ValueError(f"schedule({epoch}) must return a probability in [0, 1], got {p!r}")
+        return float(p)
+
+    def forward(self, model, batch: Batch, epoch: float = 0.0, generator: torch.Generator | None = None):
+        """``(logits (B, T, V), fed inputs (B, T))``: what the model read and what it predicted."""
+        if not isinstance(batch, Batch):
+            raise TypeError(f"batch must be a Batch, got {type(batch).__name__}")
+        draws = Draws.sample(batch, model.vocab_size, self.probability(epoch), self.mix, generator)
+        if self.mode == "parallel":
+            return parallel_inputs_and_logits(model, batch, draws, self.passes)
+        return sequential_inputs_and_logits(model, batch, draws)
+
+    def loss(self, model, batch: Batch, epoch: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
+        logits, _ = self.forward(model, batch, epoch, generator)
+        return masked_cross_entropy(logits, batch)
+
+
+@dataclass(frozen=True)
+class AlwaysSampling(ScheduledSampling):
+    """p = 1 from the start: the model only ever reads its own (initially random) predictions.
+
+    Bengio et al. found this far worse than teacher forcing; it is here to show why a schedule is needed.
+    """
+
+    schedule: Callable[[float], float] | float = ConstantSchedule(1.0)
+
+    def __post_init__(self):
+        if self.schedule != ConstantSchedule(1.0):
+            raise ValueError("schedule of AlwaysSampling is fixed to p = 1; use ScheduledSampling for others")
+        super().__post_init__()
