@@ -41,7 +41,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[book,test]"
 	@touch $@
 
-_vendor/.stamp: tools/vendor/package.json tools/vendor/package-lock.json tools/vendor_assets.py | $(STAMP)
+_vendor/.stamp: tools/vendor/package.json tools/vendor/package-lock.json tools/vendor/widgets-config.js tools/vendor_assets.py | $(STAMP)
 	$(BIN)/python tools/vendor_assets.py
 
 book: setup

@@ -29,11 +29,14 @@ def _pick(logits: torch.Tensor, greedy: bool, temperature: float, top_k: int | N
     return torch.multinomial(probs, 1, generator=generator).squeeze(1)  # (B,)
 
 
-def _check_sampling(max_new_tokens, greedy, temperature, top_k, vocab_size) -> None:
+def _check_max_new_tokens(max_new_tokens) -> None:
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int):
         raise TypeError(f"max_new_tokens must be an int, got {type(max_new_tokens).__name__}")
     if max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+
+
+def _check_sampling(greedy, temperature, top_k, vocab_size) -> None:
     if not isinstance(greedy, bool):
         raise TypeError(f"greedy must be a bool, got {type(greedy).__name__}")
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
@@ -51,7 +54,7 @@ def _check_sampling(max_new_tokens, greedy, temperature, top_k, vocab_size) -> N
 def generate_ids(
     model,
     prompts: Sequence[Sequence[int]],
-    max_new_tokens: int,
+    max_new_tokens: int | Sequence[int],
     *,
     greedy: bool = True,
     temperature: float = 1.0,
@@ -63,22 +66,30 @@ def generate_ids(
 ) -> list[list[int]]:
     """Token-level generation. Returns, per prompt, the new ids including a stop sequence if one ended it.
 
-    ``allowed`` (V,) bool restricts the choice to some tokens (used to sample valid Markov strings).
-    ``use_cache=False`` recomputes the whole prefix every step: slower, same result; kept for the benchmark.
+    ``max_new_tokens`` is one budget for every row or one per row. ``allowed`` (V,) bool restricts the
+    choice to some tokens (used to sample valid Markov strings). ``use_cache=False`` recomputes the
+    whole prefix every step: slower, same result; kept for the benchmark.
     """
-    _check_sampling(max_new_tokens, greedy, temperature, top_k, model.vocab_size)
     if len(prompts) == 0 or any(len(p) == 0 for p in prompts):
         raise ValueError("prompts must be a non-empty list of non-empty token lists")
+    B = len(prompts)
+    budgets = [max_new_tokens] * B if isinstance(max_new_tokens, int) else list(max_new_tokens)
+    if len(budgets) != B:
+        raise ValueError(f"max_new_tokens must be an int or one int per prompt, got {len(budgets)} for {B} prompts")
+    for n in budgets:
+        _check_max_new_tokens(n)
+    _check_sampling(greedy, temperature, top_k, model.vocab_size)
     device = next(model.parameters()).device
     lens = [len(p) for p in prompts]
-    B, P_min, P_max = len(prompts), min(lens), max(lens)
+    P_min = min(lens)
+    L = max(n + k for n, k in zip(lens, budgets))  # one past the last position any row can fill
     block_size = getattr(model, "block_size", None)
-    if block_size is not None and P_max + max_new_tokens - 1 > block_size:
+    if block_size is not None and L - 1 > block_size:
         raise ValueError(
-            f"max_new_tokens={max_new_tokens} with a {P_max}-token prompt needs {P_max + max_new_tokens - 1} "
+            f"max_new_tokens={max_new_tokens} with prompts of up to {max(lens)} tokens needs {L - 1} "
             f"positions, more than the model's block_size {block_size}"
         )
-    seq = torch.zeros(B, P_max + max_new_tokens, dtype=torch.long, device=device)  # (B, L)
+    seq = torch.zeros(B, L, dtype=torch.long, device=device)  # (B, L)
     for b, p in enumerate(prompts):
         seq[b, : len(p)] = torch.tensor(list(p), dtype=torch.long)
     prompt_lens = torch.tensor(lens, device=device)  # (B,)
@@ -88,7 +99,7 @@ def generate_ids(
     model.eval()
     try:
         logits, state = model.step(seq[:, :P_min], None) if use_cache else (model(seq[:, :P_min]), None)
-        for t in range(P_min, P_max + max_new_tokens):
+        for t in range(P_min, L):
             next_logits = logits[:, -1]  # (B, V): the distribution of token t
             if allowed is not None:
                 next_logits = next_logits.masked_fill(~allowed, float("-inf"))
@@ -100,7 +111,7 @@ def generate_ids(
                     continue
                 out[b].append(int(tok[b]))
                 ended = any(len(s) and out[b][-len(s) :] == list(s) for s in stop_sequences)
-                done[b] = ended or len(out[b]) == max_new_tokens
+                done[b] = ended or len(out[b]) == budgets[b]
             if all(done) or t + 1 == seq.shape[1]:
                 break
             if use_cache:
@@ -132,6 +143,7 @@ def generate(
     ``None`` always generates ``max_new_tokens`` tokens. ``<eos>`` always ends a row unless ``stop`` is None.
     ``seed`` makes sampling (``greedy=False``) repeatable.
     """
+    _check_max_new_tokens(max_new_tokens)
     if not isinstance(tokenizer, Tokenizer):
         raise TypeError(f"tokenizer must be a Tokenizer, got {type(tokenizer).__name__}")
     if isinstance(prompts, str) or not isinstance(prompts, Sequence):

@@ -116,9 +116,8 @@ def _free_running(model, task: Task, batch, prompts, targets) -> list[list[int]]
             eos = task.tokenizer.eos_id
             rows.append(row[: row.index(eos) + 1] if eos in row else row)
         return rows
-    return generate_ids(
-        model, prompts, max(len(t) for t in targets), stop_sequences=[[task.tokenizer.eos_id]]
-    )
+    budgets = [len(t) for t in targets]  # a longer output is wrong anyway
+    return generate_ids(model, prompts, budgets, stop_sequences=[[task.tokenizer.eos_id]])
 
 
 @torch.no_grad()
@@ -314,22 +313,23 @@ def inject_error_and_continue(model, task: AdditionChainTask, examples, position
         index = next((i for i in range(max(position, len("<think>")), end) if ex.target[i].isdigit()), None)
         if index is None:
             continue
-        wrong = rng.choice([d for d in "0123456789" if d != ex.target[index]])
-        if index + 1 < end and ex.target[index + 1].isdigit() is False and wrong == "0" and not ex.target[index - 1].isdigit():
-            wrong = rng.choice("123456789".replace(ex.target[index], ""))  # no leading zeros
-        prefix = ex.target[:index] + wrong
+        leading = not ex.target[index - 1].isdigit() and ex.target[index + 1].isdigit()
+        digits = [d for d in "0123456789" if d != ex.target[index] and not (leading and d == "0")]
+        prefix = ex.target[:index] + rng.choice(digits)  # a well-formed but wrong chain so far
         prompts.append(tok.encode(ex.prompt + prefix))
         meta.append((ex, index, prefix))
     results = []
     if prompts:
-        longest = max(len(ex.target) for ex in examples)
+        # room for the rest of the gold chain and some slack, within the model's context
         block = getattr(model, "block_size", None)
-        budget = longest + 16 if block is None else block - max(len(p) for p in prompts) + 1
-        rows = generate_ids(model, prompts, max(1, budget), stop_sequences=[[tok.eos_id]])
+        budgets = [len(ex.target) - len(prefix) + 1 + 16 for ex, _, prefix in meta]
+        if block is not None:
+            budgets = [max(1, min(k, block - len(p) + 1)) for k, p in zip(budgets, prompts)]
+        rows = generate_ids(model, prompts, budgets, stop_sequences=[[tok.eos_id]])
         for (ex, index, prefix), row in zip(meta, rows):
             output = prefix + tok.decode(row)
             true_answer = _answer(ex.target)
-            trusting = _line_sum(prefix + output[len(prefix) :], index)
+            trusting = _line_sum(output, index)
             got = _answer(output)
             results.append(
                 InjectedExample(

@@ -85,7 +85,7 @@ class Step:
     leap: bool = False
 
     def __post_init__(self) -> None:
-        if not self.word or not isinstance(self.word, str):
+        if not isinstance(self.word, str) or not self.word:
             raise ValueError("word must be a non-empty string")
         if not 2 <= len(self.distractors) <= 3:
             raise ValueError(f"distractors for {self.word!r} must hold 2 or 3 words")
@@ -503,7 +503,7 @@ class ProofGame:
     def results(self, phase: Phase | None = None) -> tuple[ProofResult, ...]:
         """Completed proofs in play order, optionally only those of one phase."""
         done = []
-        for k, (ph, p_index) in enumerate(self.schedule[: self._round]):
+        for ph, p_index in self.schedule[: self._round]:
             if phase is not None and ph is not phase:
                 continue
             picks = [p for p in self._picks if p.proof_index == p_index and p.phase is ph]

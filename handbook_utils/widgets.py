@@ -126,7 +126,7 @@ def _end_screen_html(game: ProofGame) -> str:
     results = "".join(render_result_html(r) for r in game.results(Phase.FREE_RUNNING))
     return (
         render_summary_html(game.summary())
-        + "<div><b>Your free-running proofs</b> (wrong words struck, true word in [brackets]):"
+        + "<div><b>The free-running proofs</b> (wrong words struck, true word in [brackets]):"
         + f"</div>{results}"
     )
 
@@ -155,12 +155,14 @@ class ProofGameWidget:
         self.game = ProofGame(proofs, seed=seed, **game_kwargs)
         self.banner = widgets.HTML()
         self.progress = widgets.IntProgress(min=0, value=0, description="")
-        self.progress_label = widgets.Label()
+        # HTML, not Label: the static page's widget manager typesets Labels with the MathJax 2
+        # API, which throws on the book's MathJax 3 pages.
+        self.progress_label = widgets.HTML()
         self.prefix = widgets.HTML()
         self.feedback = widgets.HTML()
         self.options_box = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap"))
         self.score = widgets.HTML()
-        self.restart_button = widgets.Button(description="Restart", icon="refresh")
+        self.restart_button = widgets.Button(description="Restart")
         self.restart_button.on_click(lambda _: self.restart())
         self.ui = widgets.VBox(
             [

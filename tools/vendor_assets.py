@@ -22,14 +22,16 @@ STAMP = TARGET / ".stamp"
 # (source inside node_modules, destination inside _vendor, files to leave out)
 COPIES = [
     ("requirejs/require.js", "require.js", ()),
-    # embed-amd.js and the icon fonts it refers to by relative URL
-    ("@jupyter-widgets/html-manager/dist", ".", ("*.map", "embed.js", "embed.js.LICENSE.txt", "libembed-amd.js")),
+    # embed-amd.js finds its icon fonts next to its require.js module URL, so it keeps its
+    # npm path under _static/ (widgets-config.js points require.js's baseUrl there).
+    ("@jupyter-widgets/html-manager/dist", "@jupyter-widgets/html-manager/dist",
+     ("*.map", "embed.js", "embed.js.LICENSE.txt", "libembed-amd.js")),
     ("mathjax/es5", "mathjax", ("*.map",)),
 ]
 
 
 def up_to_date() -> bool:
-    inputs = [NPM_DIR / "package.json", NPM_DIR / "package-lock.json", Path(__file__)]
+    inputs = [NPM_DIR / "package.json", NPM_DIR / "package-lock.json", NPM_DIR / "widgets-config.js", Path(__file__)]
     return STAMP.exists() and all(STAMP.stat().st_mtime >= p.stat().st_mtime for p in inputs)
 
 
@@ -55,6 +57,7 @@ def main() -> int:
         else:
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dst)
+    shutil.copy2(NPM_DIR / "widgets-config.js", staging / "widgets-config.js")
     (staging / ".stamp").touch()
     shutil.rmtree(TARGET, ignore_errors=True)
     staging.rename(TARGET)

@@ -1,0 +1,125 @@
+"""Scheduled sampling: p=0 is teacher forcing, parallel with T passes is sequential, and the shift is right."""
+
+import pytest
+import torch
+
+from handbook_utils.models import GPTConfig, GRUConfig, make_model
+from handbook_utils.strategies import (
+    AlwaysSampling,
+    Draws,
+    ScheduledSampling,
+    TeacherForcing,
+    masked_cross_entropy,
+)
+from handbook_utils.tasks import AdditionChainTask
+
+TASK = AdditionChainTask(n_terms=(2, 4))
+# Sequential runs one token at a time through the KV cache / hidden state, parallel runs full
+# passes: the same float32 math in a different order, so losses agree to 1e-5, not bit for bit.
+ATOL = 1e-5
+
+
+def gpt():
+    return make_model(GPTConfig.for_task(TASK, n_layer=2, n_head=2, n_embd=32), seed=0)
+
+
+def gru():
+    return make_model(GRUConfig.for_task(TASK, n_embd=16, n_hidden=32), seed=0)
+
+
+MODELS = {"gpt": gpt, "gru": gru}
+
+
+def batch(n=6, seed=0):
+    return TASK.batch(TASK.sample(n, seed))
+
+
+@pytest.mark.parametrize("kind", MODELS)
+@pytest.mark.parametrize("mode", ["sequential", "parallel"])
+@pytest.mark.parametrize("mix", ["sample", "argmax"])
+def test_p_zero_is_teacher_forcing(kind, mode, mix):
+    model, b = MODELS[kind](), batch()
+    tf = TeacherForcing().loss(model, b)
+    ss = ScheduledSampling(0.0, mode=mode, mix=mix).loss(model, b, epoch=3.0)
+    assert torch.equal(tf, ss)  # nothing is replaced, so the very same computation runs
+    _, fed = ScheduledSampling(0.0, mode=mode).forward(model, b)
+    assert torch.equal(fed, b.inputs)
+
+
+@pytest.mark.parametrize("kind", MODELS)
+@pytest.mark.parametrize("mix", ["sample", "argmax"])
+@pytest.mark.parametrize("p", [0.3, 1.0])
+def test_parallel_with_T_passes_equals_sequential(kind, mix, p):
+    model, b = MODELS[kind](), batch()
+    T = b.inputs.shape[1]
+    seq = ScheduledSampling(p, mode="sequential", mix=mix)
+    par = ScheduledSampling(p, mode="parallel", passes=T, mix=mix)
+    logits_s, fed_s = seq.forward(model, b, generator=torch.Generator().manual_seed(1))
+    logits_p, fed_p = par.forward(model, b, generator=torch.Generator().manual_seed(1))  # same draws
+    assert torch.equal(fed_s, fed_p)
+    assert torch.allclose(logits_s, logits_p, atol=ATOL)
+    assert torch.allclose(masked_cross_entropy(logits_s, b), masked_cross_entropy(logits_p, b), atol=ATOL)
+
+
+def test_one_parallel_pass_shifts_predictions_correctly():
+    model, b = gpt(), batch()
+    _, fed = AlwaysSampling(mode="parallel", passes=1, mix="argmax").forward(model, b)
+    with torch.no_grad():
+        pred = model(b.inputs).argmax(-1)  # (B, T): position i predicts token i+1
+    replaceable = torch.zeros_like(b.loss_mask)
+    replaceable[:, 1:] = b.loss_mask[:, :-1] & b.loss_mask[:, 1:]
+    assert torch.equal(fed[:, 1:][replaceable[:, 1:]], pred[:, :-1][replaceable[:, 1:]])
+    assert torch.equal(fed[~replaceable], b.inputs[~replaceable])  # prompt and padding untouched
+
+
+@pytest.mark.parametrize("mode", ["sequential", "parallel"])
+def test_always_sampling_never_feeds_a_gold_target_token(mode):
+    """Every target input is the model's own choice: with argmax, fed[i] = argmax of the logits at i-1."""
+    model, b = gpt(), batch()
+    T = b.inputs.shape[1]
+    strategy = AlwaysSampling(mode=mode, passes=T, mix="argmax")
+    logits, fed = strategy.forward(model, b)
+    draws = Draws.sample(b, model.vocab_size, 1.0, "argmax")
+    target_inputs = draws.use_model  # with p = 1: every target-token input
+    assert int(target_inputs.sum()) == int((b.target_lens - 1).sum())
+    own = logits.argmax(-1)[:, :-1]  # what the model predicted for input i, at i-1
+    assert torch.equal(fed[:, 1:][target_inputs[:, 1:]], own[target_inputs[:, 1:]])
+
+
+def test_always_sampling_with_a_model_that_never_predicts_gold():
+    """A model that always predicts <eos> (never a gold target *input*) must see only <eos> there."""
+    model, b = gpt(), batch()
+    eos = TASK.tokenizer.eos_id
+    bump = torch.nn.functional.one_hot(torch.tensor(eos), model.vocab_size).float() * 100.0
+    model.lm_head.register_forward_hook(lambda module, inputs, out: out + bump)
+    draws = Draws.sample(b, model.vocab_size, 1.0, "argmax")
+    assert not (b.inputs == eos).any()
+    for mode in ("sequential", "parallel"):
+        _, fed = AlwaysSampling(mode=mode, mix="sample").forward(model, b, generator=torch.Generator().manual_seed(0))
+        assert (fed[draws.use_model] == eos).all()
+        assert torch.equal(fed[~draws.use_model], b.inputs[~draws.use_model])
+
+
+def test_gradients_do_not_flow_through_the_choice():
+    model, b = gpt(), batch()
+    loss = ScheduledSampling(0.5, mode="parallel").loss(model, b, generator=torch.Generator().manual_seed(0))
+    loss.backward()
+    assert all(p.grad is not None for p in model.parameters())
+    _, fed = ScheduledSampling(0.5, mode="sequential").forward(model, b)
+    assert not fed.requires_grad and fed.dtype == torch.long
+
+
+def test_schedule_drives_the_replacement_rate():
+    from handbook_utils.schedules import LinearSchedule
+
+    model, b = gpt(), TASK.batch(TASK.sample(64, 0))
+    strategy = ScheduledSampling(LinearSchedule(end_epoch=10), mode="parallel")
+    assert strategy.probability(5.0) == pytest.approx(0.5)
+    draws = Draws.sample(b, model.vocab_size, strategy.probability(5.0), "argmax", torch.Generator().manual_seed(0))
+    replaceable = int((b.target_lens - 1).sum())
+    assert abs(int(draws.use_model.sum()) / replaceable - 0.5) < 0.05
+
+
+def test_schedule_returning_garbage_is_caught():
+    with pytest.raises(ValueError, match="schedule"):
+        ScheduledSampling(lambda e: 1.5).probability(0.0)

@@ -1,0 +1,190 @@
+"""Task formats are exact, and the one teacher-forcing shift builds what it claims."""
+
+import re
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from handbook_utils.tasks import (
+    EOS,
+    AdditionChainTask,
+    Example,
+    MarkovTask,
+    PathStarTask,
+    Tokenizer,
+    addition_chain,
+    teacher_forcing_shift,
+)
+
+
+# ---------------------------------------------------------------------------------- tokenizer
+
+
+@given(st.text(alphabet="0123456789+=</>hiknt", max_size=50))
+def test_tokenizer_round_trip(text):
+    tok = AdditionChainTask().tokenizer
+    assert tok.decode(tok.encode(text)) == text
+
+
+def test_tokenizer_specials_and_unknown_character():
+    tok = Tokenizer("ab")
+    assert tok.vocab_size == 4 and tok.itos[:2] == ["<pad>", EOS]
+    assert tok.decode([2, 0, 3, tok.eos_id, 2]) == "ab"  # pad skipped, stops at <eos>
+    with pytest.raises(ValueError, match="'z'"):
+        tok.encode("abz")
+
+
+# ---------------------------------------------------------------------------------- addition chain
+
+
+def test_seed_example_is_exact():
+    ex = AdditionChainTask().example([1, 2, 3])
+    assert ex == Example("1+2+3=", "<think>1+2+3=3+3=6</think>6")
+
+
+def test_blog_example_has_142_target_characters():
+    ex = AdditionChainTask(n_terms=10, max_value=10).example(list(range(1, 11)))
+    assert len(ex.target) == 142
+    assert ex.target.endswith("</think>55")
+
+
+def test_addition_chain_lines():
+    assert addition_chain([1, 2, 3]) == [[1, 2, 3], [3, 3], [6]]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 10_000), st.integers(2, 12), st.integers(1, 99))
+def test_every_chain_step_is_arithmetically_right(seed, n, max_value):
+    task = AdditionChainTask(n_terms=(2, n), max_value=max_value)
+    for ex in task.sample(3, seed):
+        terms = [int(x) for x in ex.prompt[:-1].split("+")]
+        assert ex.prompt.endswith("=") and 2 <= len(terms) <= n
+        assert all(0 <= t <= max_value for t in terms)
+        m = re.fullmatch(r"<think>(.*)</think>(\d+)", ex.target)
+        assert m, ex.target
+        lines = [[int(x) for x in line.split("+")] for line in m.group(1).split("=")]
+        assert lines[0] == terms
+        for prev, nxt in zip(lines, lines[1:]):
+            assert nxt == [prev[0] + prev[1], *prev[2:]]  # first two terms added, rest copied
+        assert lines[-1] == [sum(terms)] and int(m.group(2)) == sum(terms)
+
+
+def test_n_terms_forms_and_max_len():
+    assert AdditionChainTask(n_terms=3).n_terms == (3, 3)
+    assert AdditionChainTask(n_terms=range(2, 6)).n_terms == (2, 5)
+    task = AdditionChainTask(n_terms=(2, 5))
+    longest = max(task.batch(task.sample(500, 0)).inputs.shape[1], 0)
+    assert longest <= task.max_len
+
+
+def test_sample_is_deterministic():
+    task = AdditionChainTask()
+    assert task.sample(5, 7) == task.sample(5, 7)
+    assert task.sample(5, 7) != task.sample(5, 8)
+
+
+# ---------------------------------------------------------------------------------- path-star
+
+
+def _parse_path_star(ex):
+    edges_text, query = ex.prompt[:-1].split("/")
+    edges = [tuple(e.split(",")) for e in edges_text.split("|")]
+    start, goal = query.split(",")
+    return edges, start, goal, ex.target.split(",")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 5), st.integers(2, 7), st.booleans())
+def test_path_star_target_is_a_real_path(seed, degree, path_length, reverse):
+    task = PathStarTask(degree=degree, path_length=path_length, n_nodes=50, reverse=reverse)
+    for ex in task.sample(3, seed):
+        edges, start, goal, path = _parse_path_star(ex)
+        assert len(edges) == degree * (path_length - 1)
+        nodes = {u for e in edges for u in e}
+        assert len(nodes) == 1 + degree * (path_length - 1)  # distinct labels
+        assert sum(u == start for u, _ in edges) == degree  # the centre has `degree` arms
+        if reverse:
+            path = path[::-1]
+        assert path[0] == start and path[-1] == goal and len(path) == path_length
+        for u, v in zip(path, path[1:]):
+            assert (u, v) in edges
+
+
+def test_path_star_teacherless_hides_target_inputs():
+    plain, hidden = PathStarTask(), PathStarTask(teacherless=True)
+    examples = plain.sample(4, 0)
+    a, b = plain.batch(examples), hidden.batch(examples)
+    dummy = hidden.tokenizer.stoi["$"]
+    assert torch.equal(a.targets, b.targets) and torch.equal(a.loss_mask, b.loss_mask)
+    for row in range(4):
+        P = int(a.prompt_lens[row])
+        assert torch.equal(a.inputs[row, :P], b.inputs[row, :P])
+        T = int(a.target_lens[row])
+        assert (b.inputs[row, P : P + T - 1] == dummy).all()  # every target input is the dummy
+        assert not (a.inputs[row] == dummy).any()
+
+
+def test_path_star_reverse_is_reversed_path():
+    ex_f = PathStarTask().sample(3, 5)
+    ex_r = PathStarTask(reverse=True).sample(3, 5)
+    for f, r in zip(ex_f, ex_r):
+        assert f.prompt == r.prompt
+        assert f.target.split(",")[::-1] == r.target.split(",")
+
+
+# ---------------------------------------------------------------------------------- Markov
+
+
+def test_markov_true_probabilities_are_distributions_and_match_samples():
+    task = MarkovTask(n_states=4, order=2, length=6, seed=3)
+    batch = task.batch(task.sample(2000, 0))
+    table = task.true_next_token_table(batch.inputs)  # (B, T, V)
+    assert torch.allclose(table.sum(-1), torch.ones_like(table.sum(-1)))
+    # the true probability of the observed next token is never zero
+    observed = table.gather(-1, batch.targets[..., None]).squeeze(-1)
+    assert (observed[batch.loss_mask] > 0).all()
+    # empirical first-letter frequencies match the table (prefix "^" only)
+    first = batch.targets[:, 0]
+    freq = torch.bincount(first, minlength=task.tokenizer.vocab_size).double() / len(first)
+    assert torch.allclose(freq, table[0, 0], atol=0.04)
+
+
+def test_markov_true_next_token_probs_ends_with_eos():
+    task = MarkovTask(n_states=3, length=2)
+    ex = task.sample(1, 0)[0]
+    ids = task.tokenizer.encode(ex.prompt + ex.target)
+    probs = task.true_next_token_probs(ids)
+    assert probs[task.tokenizer.eos_id] == 1.0
+
+
+# ---------------------------------------------------------------------------------- the shift
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.integers(2, 9), min_size=1, max_size=6),
+                          st.lists(st.integers(1, 9), min_size=1, max_size=6)), min_size=1, max_size=5))
+def test_teacher_forcing_shift(pairs):
+    prompts, targets = zip(*pairs)
+    batch = teacher_forcing_shift(prompts, targets, pad_id=0)
+    B, T = batch.inputs.shape
+    assert T == max(len(p) + len(t) for p, t in pairs) - 1
+    for b, (p, t) in enumerate(pairs):
+        seq = list(p) + list(t)
+        L = len(seq)
+        assert batch.inputs[b, : L - 1].tolist() == seq[:-1]
+        assert batch.targets[b, : L - 1].tolist() == seq[1:]  # next token, shifted by one
+        assert batch.targets[b][batch.loss_mask[b]].tolist() == list(t)  # exactly the target is scored
+        assert int(batch.prompt_lens[b]) == len(p)
+        assert (batch.inputs[b, L - 1 :] == 0).all()
+
+
+def test_batch_targets_end_with_eos():
+    task = AdditionChainTask()
+    examples = task.sample(8, 0)
+    batch = task.batch(examples)
+    tok = task.tokenizer
+    for b, ex in enumerate(examples):
+        scored = batch.targets[b][batch.loss_mask[b]].tolist()
+        assert scored == tok.encode(ex.target) + [tok.eos_id]
