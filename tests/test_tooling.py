@@ -1,0 +1,120 @@
+"""The safety nets must catch what they claim to catch.
+
+- an .md edited without regenerating its .ipynb fails the pair check;
+- a changed compared output fails nbval;
+- a raising cell fails the Jupyter Book build.
+(A CDN reference failing the browser test is checked in tests/browser/test_pagecheck.py.)
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import notebooks  # noqa: E402
+
+BIN = Path(sys.executable).parent
+HEADER = textwrap.dedent(
+    """\
+    ---
+    jupytext:
+      formats: ipynb,md:myst
+      text_representation:
+        extension: .md
+        format_name: myst
+        format_version: 0.13
+    kernelspec:
+      display_name: Python 3 (ipykernel)
+      language: python
+      name: python3
+    ---
+    """
+)
+
+
+def _chapter(body: str) -> str:
+    return HEADER + "\n# A tiny chapter\n\n" + textwrap.dedent(body)
+
+
+@pytest.fixture
+def chapter_pair(tmp_path):
+    """A one-cell chapter executed into its reference .ipynb, in a scratch folder."""
+    md = tmp_path / "99_tiny.md"
+    md.write_text(_chapter("```{code-cell} ipython3\nprint(6 * 7)\n```\n"))
+    notebooks.execute(md)
+    return md, md.with_suffix(".ipynb")
+
+
+def test_fresh_pair_is_in_sync(chapter_pair):
+    assert notebooks.check_pairs(chapter_pair[0].parent) == []
+
+
+def test_editing_the_md_without_regenerating_is_caught(chapter_pair):
+    md, _ = chapter_pair
+    md.write_text(md.read_text().replace("6 * 7", "6 * 8"))
+    problems = notebooks.check_pairs(md.parent)
+    assert len(problems) == 1 and "differ" in problems[0]
+
+
+def test_orphan_ipynb_and_missing_outputs_are_caught(chapter_pair):
+    md, nb_path = chapter_pair
+    shutil.copy(nb_path, md.parent / "98_orphan.ipynb")
+    nb = nbformat.read(nb_path, as_version=4)
+    for cell in nb.cells:
+        cell["execution_count"] = None
+        cell["outputs"] = []
+    nbformat.write(nb, nb_path)
+    problems = " ".join(notebooks.check_pairs(md.parent))
+    assert "98_orphan.ipynb: no paired .md" in problems
+    assert "no executed output" in problems
+
+
+def test_execution_is_deterministic(chapter_pair):
+    md, nb_path = chapter_pair
+    first = nb_path.read_text()
+    notebooks.execute(md)
+    assert nb_path.read_text() == first
+
+
+def _nbval(nb_path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN / "pytest"), "-q", "-p", "no:cacheprovider", "--nbval", "--nbval-current-env", str(nb_path)],
+        cwd=nb_path.parent, capture_output=True, text=True, timeout=300,
+    )
+
+
+def test_nbval_passes_on_unchanged_outputs(chapter_pair):
+    result = _nbval(chapter_pair[1])
+    assert result.returncode == 0, result.stdout
+
+
+def test_nbval_fails_on_a_changed_output(chapter_pair):
+    _, nb_path = chapter_pair
+    nb_path.write_text(nb_path.read_text().replace('"42\\n"', '"43\\n"'))
+    result = _nbval(nb_path)
+    assert result.returncode == 1 and "43" in result.stdout
+
+
+@pytest.mark.parametrize("cell, should_pass", [("print('fine')", True), ("raise RuntimeError('cell failed')", False)])
+def test_book_build_fails_on_a_raising_cell(tmp_path, cell, should_pass):
+    book = tmp_path / "book"
+    book.mkdir()
+    shutil.copy(ROOT / "_config.yml", book / "_config.yml")
+    (book / "_toc.yml").write_text("format: jb-book\nroot: intro\n")
+    (book / "intro.md").write_text(_chapter(f"```{{code-cell}} ipython3\n{cell}\n```\n"))
+    (book / "tools").mkdir()
+    shutil.copy(ROOT / "tools" / "sphinx_offline.py", book / "tools")
+    (book / "_vendor").mkdir()
+    result = subprocess.run(
+        [str(BIN / "jupyter-book"), "build", str(book), "--warningiserror", "--nitpick", "--keep-going"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert (result.returncode == 0) is should_pass, result.stdout[-3000:]
