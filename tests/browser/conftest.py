@@ -8,7 +8,8 @@ import pytest
 from pagecheck import CHROMIUM, CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parents[2]
-BOOK = ROOT / "_build" / "html"
+# HANDBOOK_BOOK_HTML checks another build (e.g. a scratch build of one chapter).
+BOOK = Path(os.environ.get("HANDBOOK_BOOK_HTML", ROOT / "_build" / "html"))
 
 
 @pytest.fixture(scope="session")
