@@ -118,7 +118,7 @@ def execute(md_path: Path, timeout: int = 900) -> float:
         timeout=timeout,
         kernel_name="python3",
         record_timing=False,
-        store_widget_state=False,
+        store_widget_state=True,  # nbclient needs it for Output widgets; _normalize drops it
         resources={"metadata": {"path": str(md_path.parent)}},
     )
     start = time.perf_counter()
