@@ -25,6 +25,7 @@ import functools
 import hashlib
 import json
 import math
+import numbers
 import os
 import tempfile
 import warnings
@@ -57,34 +58,47 @@ def cache_dir(path: str | os.PathLike | None = None) -> Path:
 # Keys
 
 
-def describe(obj):
-    """A JSON-able, stable description of a setting (no memory addresses), for hashing."""
-    if obj is None or isinstance(obj, (bool, int, str)):
+def describe(obj, strict: bool = True):
+    """A JSON-able, stable description of a setting (no memory addresses), for hashing.
+
+    With ``strict=False`` (used when the cache is off) things without a stable description (a
+    lambda, an arbitrary object) are described by name instead of raising.
+    """
+    def d(x):
+        return describe(x, strict)
+
+    if obj is None or isinstance(obj, bool):
         return obj
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else repr(obj)
+    if isinstance(obj, str):  # also str subclasses such as torch's TorchVersion, stored as plain str
+        return str(obj)
+    if isinstance(obj, numbers.Integral):
+        return int(obj)
+    if isinstance(obj, numbers.Real):
+        return float(obj) if math.isfinite(obj) else repr(float(obj))
     if isinstance(obj, enum.Enum):
         return f"{type(obj).__qualname__}.{obj.name}"
     if isinstance(obj, (list, tuple)):
-        return [describe(x) for x in obj]
+        return [d(x) for x in obj]
     if isinstance(obj, dict):
-        return {str(k): describe(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
+        return {str(k): d(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
     if isinstance(obj, (torch.device, torch.dtype, Path)):
         return str(obj)
     if isinstance(obj, torch.Tensor):
         return {"tensor": tensor_digest(obj)}
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        fields = {f.name: describe(getattr(obj, f.name)) for f in dataclasses.fields(obj) if f.init}
+        fields = {f.name: d(getattr(obj, f.name)) for f in dataclasses.fields(obj) if f.init}
         return {"class": f"{type(obj).__module__}.{type(obj).__qualname__}", **fields}
     if isinstance(obj, functools.partial):
-        return {"partial": describe(obj.func), "args": describe(list(obj.args)), "keywords": describe(obj.keywords)}
+        return {"partial": d(obj.func), "args": d(list(obj.args)), "keywords": d(obj.keywords)}
     if callable(obj) and hasattr(obj, "__qualname__"):
-        if "<lambda>" in obj.__qualname__ or "<locals>" in obj.__qualname__:
+        if strict and ("<lambda>" in obj.__qualname__ or "<locals>" in obj.__qualname__):
             raise ValueError(
                 f"cannot hash {obj.__qualname__} for the cache: lambdas and local functions have no stable "
                 "name. Use a schedule object (e.g. schedules.LinearSchedule) or pass cache=False."
             )
-        return f"{obj.__module__}.{obj.__qualname__}"
+        return f"{getattr(obj, '__module__', '?')}.{obj.__qualname__}"
+    if not strict:
+        return f"<{type(obj).__module__}.{type(obj).__qualname__}>"
     raise TypeError(f"cannot describe a {type(obj).__name__} for the cache key; make it a dataclass or pass cache=False")
 
 
@@ -105,6 +119,7 @@ def weights_digest(model: torch.nn.Module) -> str:
 
 
 def make_key(settings: dict) -> str:
+    """Hash of ``describe(settings)``."""
     text = json.dumps(describe(settings), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -119,6 +134,9 @@ def entry_path(key: str, directory: Path) -> Path:
 
 def load(key: str, model: torch.nn.Module, directory: Path, settings: dict) -> dict | None:
     """Load the cached weights into ``model`` and return the stored history, or None on a miss.
+
+    ``settings`` is what the key was made from (as returned by :func:`describe`), stored in full in
+    the entry so that a hash collision or a hand-edited file cannot pass for a hit.
 
     Anything wrong with the entry is reported and treated as a miss (the caller retrains and overwrites).
     """
@@ -143,7 +161,7 @@ def _check_entry(entry, key: str, model: torch.nn.Module, settings: dict) -> str
         return "is not a cache entry"
     if entry["format"] != FORMAT:
         return f"has format {entry['format']!r}, expected {FORMAT}"
-    if entry["key"] != key or entry["settings"] != json.dumps(describe(settings), sort_keys=True):
+    if entry["key"] != key or entry["settings"] != json.dumps(settings, sort_keys=True):
         return "was written for other settings"
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     stored = entry["state_dict"]
@@ -162,7 +180,7 @@ def save(key: str, model: torch.nn.Module, history: dict, directory: Path, setti
     entry = {
         "format": FORMAT,
         "key": key,
-        "settings": json.dumps(describe(settings), sort_keys=True),
+        "settings": json.dumps(settings, sort_keys=True),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "history": history,
     }

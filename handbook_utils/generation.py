@@ -29,6 +29,16 @@ def _pick(logits: torch.Tensor, greedy: bool, temperature: float, top_k: int | N
     return torch.multinomial(probs, 1, generator=generator).squeeze(1)  # (B,)
 
 
+def check_model(model) -> torch.device:
+    """The model's device; a TypeError naming ``model`` if it is not a module with parameters and ``step``."""
+    if not isinstance(model, torch.nn.Module) or not callable(getattr(model, "step", None)):
+        raise TypeError(f"model must be a torch.nn.Module with a step() method (GPT, GRULM), got {type(model).__name__}")
+    try:
+        return next(model.parameters()).device
+    except StopIteration:
+        raise TypeError("model must have at least one parameter") from None
+
+
 def _check_max_new_tokens(max_new_tokens) -> None:
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int):
         raise TypeError(f"max_new_tokens must be an int, got {type(max_new_tokens).__name__}")
@@ -70,6 +80,7 @@ def generate_ids(
     choice to some tokens (used to sample valid Markov strings). ``use_cache=False`` recomputes the
     whole prefix every step: slower, same result; kept for the benchmark.
     """
+    device = check_model(model)
     if len(prompts) == 0 or any(len(p) == 0 for p in prompts):
         raise ValueError("prompts must be a non-empty list of non-empty token lists")
     B = len(prompts)
@@ -79,7 +90,6 @@ def generate_ids(
     for n in budgets:
         _check_max_new_tokens(n)
     _check_sampling(greedy, temperature, top_k, model.vocab_size)
-    device = next(model.parameters()).device
     lens = [len(p) for p in prompts]
     P_min = min(lens)
     L = max(n + k for n, k in zip(lens, budgets))  # one past the last position any row can fill
@@ -106,10 +116,11 @@ def generate_ids(
             tok = _pick(next_logits, greedy, temperature, top_k, generator)  # (B,)
             in_prompt = t < prompt_lens  # (B,) rows still reading their prompt
             seq[:, t] = torch.where(in_prompt, seq[:, t], tok)
-            for b in (~in_prompt).nonzero().flatten().tolist():
-                if done[b]:
+            chosen = tok.tolist()  # one device sync per step, not one per row
+            for b in range(B):
+                if done[b] or t < lens[b]:
                     continue
-                out[b].append(int(tok[b]))
+                out[b].append(chosen[b])
                 ended = any(len(s) and out[b][-len(s) :] == list(s) for s in stop_sequences)
                 done[b] = ended or len(out[b]) == budgets[b]
             if all(done) or t + 1 == seq.shape[1]:
@@ -143,6 +154,7 @@ def generate(
     ``None`` always generates ``max_new_tokens`` tokens. ``<eos>`` always ends a row unless ``stop`` is None.
     ``seed`` makes sampling (``greedy=False``) repeatable.
     """
+    device = check_model(model)
     _check_max_new_tokens(max_new_tokens)
     if not isinstance(tokenizer, Tokenizer):
         raise TypeError(f"tokenizer must be a Tokenizer, got {type(tokenizer).__name__}")
@@ -169,7 +181,7 @@ def generate(
     if seed is not None:
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed must be an int >= 0 or None, got {seed!r}")
-        generator = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
+        generator = torch.Generator(device=device).manual_seed(seed)
     ids = generate_ids(
         model,
         [tokenizer.encode(p) for p in prompts],

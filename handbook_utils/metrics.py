@@ -24,12 +24,8 @@ from dataclasses import asdict, dataclass, field
 import torch
 import torch.nn.functional as F
 
-from .generation import generate_ids
+from .generation import check_model, generate_ids
 from .tasks import AdditionChainTask, Example, MarkovTask, Task
-
-
-def _model_device(model) -> torch.device:
-    return next(model.parameters()).device
 
 
 def _check_count(name: str, value, lo: int = 1) -> int:
@@ -57,6 +53,7 @@ def sequence_log_prob(model, ids: torch.Tensor, prompt_len) -> torch.Tensor:
     at least 1 (the first token has no context to be predicted from). Returns ``(B,)`` (or a scalar).
     One parallel pass gives every term of the sum: the factorization is exact, not an approximation.
     """
+    check_model(model)
     if not isinstance(ids, torch.Tensor) or ids.dtype != torch.long or ids.dim() not in (1, 2):
         raise TypeError("ids must be a (B, T) or (T,) long tensor")
     squeeze = ids.dim() == 1
@@ -65,7 +62,12 @@ def sequence_log_prob(model, ids: torch.Tensor, prompt_len) -> torch.Tensor:
     prompt_len = torch.as_tensor(prompt_len, device=ids.device).long().expand(B)  # (B,)
     if bool((prompt_len < 1).any()) or bool((prompt_len > T).any()):
         raise ValueError(f"prompt_len must be in [1, {T}] (the sequence length), got {prompt_len.tolist()}")
-    logp = F.log_softmax(model(ids[:, :-1]).float(), dim=-1)  # (B, T-1, V): position t predicts t+1
+    was_training = model.training
+    model.eval()
+    try:
+        logp = F.log_softmax(model(ids[:, :-1]).float(), dim=-1)  # (B, T-1, V): position t predicts t+1
+    finally:
+        model.train(was_training)
     token_logp = logp.gather(-1, ids[:, 1:, None]).squeeze(-1)  # (B, T-1)
     positions = torch.arange(1, T, device=ids.device)  # (T-1,) index of the predicted token
     scored = positions[None] >= prompt_len[:, None]  # (B, T-1)
@@ -127,13 +129,13 @@ def evaluate(model, task: Task, n: int, seed: int, *, batch_size: int = 256) -> 
     _check_count("n", n)
     _check_count("seed", seed, 0)
     _check_count("batch_size", batch_size)
-    device = _model_device(model)
+    device = check_model(model)
     examples = task.sample(n, seed)
     was_training = model.training
     model.eval()
     total_loss, total_correct, total_tokens = 0.0, 0, 0
     tf_hits, free_hits, counts = [], [], []  # per target position
-    first_errors, outputs, lengths, seq_probs, per_example_acc = [], [], [], [], []
+    first_errors, outputs, lengths, seq_probs = [], [], [], []
 
     def grow(lists, size):
         for lst in lists:
@@ -170,7 +172,6 @@ def evaluate(model, task: Task, n: int, seed: int, *, batch_size: int = 256) -> 
                 first_errors.append(first)
                 outputs.append(task.tokenizer.decode(gen))
                 lengths.append(T_b)
-                per_example_acc.append(sum(tf_row) / T_b)
     finally:
         model.train(was_training)
     p = total_correct / total_tokens
@@ -214,7 +215,7 @@ def markov_kl_per_position(
     _check_count("batch_size", batch_size)
     if mode not in ("teacher_forced", "free_running"):
         raise ValueError(f"mode must be 'teacher_forced' or 'free_running', got {mode!r}")
-    device = _model_device(model)
+    device = check_model(model)
     tok = task.tokenizer
     start_id = tok.stoi[task.START]
     allowed = torch.zeros(tok.vocab_size, dtype=torch.bool, device=device)
@@ -294,7 +295,9 @@ def inject_error_and_continue(model, task: AdditionChainTask, examples, position
     chain makes the outcome checkable: ``final_correct`` means the answer after ``</think>`` is still
     the true sum; ``followed_error`` means it is the sum of the corrupted line, i.e. the model trusted
     its (injected) notes. Examples with no digit at or after ``position`` are skipped.
+    ``examples`` is a list of :class:`Example` or an int (that many are sampled with ``seed``).
     """
+    check_model(model)
     if not isinstance(task, AdditionChainTask):
         raise TypeError(f"task must be an AdditionChainTask (its chain makes recovery checkable), got {type(task).__name__}")
     if isinstance(examples, int) and not isinstance(examples, bool):

@@ -10,7 +10,8 @@ targets and the loss mask are always the gold ones; strategies differ only in th
   prediction already sees the earlier replacements. ``mode="parallel"`` is the transformer version
   (Mihaylova & Martins, 2019; Duckworth et al., 2019): ``passes`` teacher-forced passes without
   gradient produce the predictions, then one pass with gradient trains on the mixed input. With
-  ``passes >= T - 1`` and the same random draws it equals the sequential version exactly.
+  ``passes >= T - 1`` and the same random draws it feeds exactly the tokens the sequential version
+  feeds (and the losses agree to float rounding).
 - :class:`AlwaysSampling`: ``p = 1`` from the first step; no gold target token is ever fed.
 
 ``epoch`` is training time in epochs, possibly fractional (``step / steps_per_epoch``); the

@@ -23,7 +23,7 @@ import math
 import os
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn as nn
@@ -235,11 +235,11 @@ def train(
         ),
         "device": device.type,
     }
-    config = cache_lib.describe(settings)  # also fails early on settings that cannot be hashed
+    config = cache_lib.describe(settings, strict=cache is not False)  # fails early if the cache can't hash it
     if cache is not False:
         directory = cache_lib.cache_dir(None if cache is True else cache)
-        key = cache_lib.make_key(settings)
-        stored = cache_lib.load(key, model, directory, settings)
+        key = cache_lib.make_key(config)
+        stored = cache_lib.load(key, model, directory, config)
         if stored is not None:
             model.to(device)
             return History.from_dict(stored, from_cache=True)
@@ -281,5 +281,5 @@ def train(
     history.wall_time_s = time.perf_counter() - t0
     bar.close()
     if cache is not False:
-        cache_lib.save(key, model, history.to_dict(), directory, settings)
+        cache_lib.save(key, model, history.to_dict(), directory, config)
     return history

@@ -6,7 +6,7 @@ import torch
 from handbook_utils import cache as cache_lib
 from handbook_utils.generation import generate
 from handbook_utils.metrics import evaluate, inject_error_and_continue, markov_kl_per_position, sequence_log_prob
-from handbook_utils.models import GPT, GPTConfig, GRUConfig, GRULM, make_model
+from handbook_utils.models import GPT, GPTConfig, GRUConfig, make_model
 from handbook_utils.strategies import AlwaysSampling, ScheduledSampling
 from handbook_utils.tasks import (
     AdditionChainTask,
@@ -97,8 +97,7 @@ CASES = [
     ("set_progress non-bool", lambda: set_progress(1), TypeError, "enabled"),
     # devices
     ("unknown device", train_with(device="tpu"), ValueError, "device"),
-    ("unavailable device", train_with(device="cuda:7") if not torch.cuda.is_available() or torch.cuda.device_count() < 8
-     else train_with(device="nope"), ValueError, "device"),
+    ("unavailable device", train_with(device="cuda:99"), ValueError, "device"),
     # cache paths
     ("cache path is a file", lambda: cache_lib.cache_dir(__file__), ValueError, "cache"),
     ("cache is a number", train_with(cache=3), TypeError, "cache"),
@@ -110,6 +109,8 @@ CASES = [
      ValueError, "temperature"),
     ("generate top_k too big", lambda: generate(small(), TASK.tokenizer, ["1+2="], 2, top_k=999), ValueError, "top_k"),
     ("generate unknown stop", lambda: generate(small(), TASK.tokenizer, ["1+2="], 2, stop="x"), ValueError, "stop"),
+    ("generate with a non-model", lambda: generate("gpt", TASK.tokenizer, ["1+2="], 2), TypeError, "model"),
+    ("evaluate with a plain module", lambda: evaluate(torch.nn.Linear(2, 2), TASK, n=1, seed=0), TypeError, "model"),
     ("evaluate n zero", lambda: evaluate(small(), TASK, n=0, seed=0), ValueError, "n"),
     ("evaluate task wrong type", lambda: evaluate(small(), "task", n=1, seed=0), TypeError, "task"),
     ("sequence_log_prob prompt_len zero", lambda: sequence_log_prob(small(), torch.ones(1, 4, dtype=torch.long), 0),

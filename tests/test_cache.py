@@ -1,7 +1,6 @@
 """Cache: a hit skips training, a corrupt or mismatched entry is rebuilt, a changed setting misses."""
 
 import dataclasses
-from pathlib import Path
 
 import pytest
 import torch
@@ -20,7 +19,7 @@ TASK = AdditionChainTask(n_terms=2, max_value=3)
 class CountingTF(TeacherForcing):
     """Teacher forcing that counts its calls, to see whether training ran."""
 
-    calls: list = dataclasses.field(default_factory=list, compare=False, repr=False)
+    calls: list = dataclasses.field(default_factory=list, init=False, compare=False, repr=False)
 
     def loss(self, model, batch, epoch=0.0):
         self.calls.append(epoch)

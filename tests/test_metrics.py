@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from handbook_utils.metrics import evaluate, inject_error_and_continue, markov_kl_per_position, sequence_log_prob
 from handbook_utils.models import GPTConfig, GRUConfig, make_model
-from handbook_utils.tasks import AdditionChainTask, Example, MarkovTask, PathStarTask
+from handbook_utils.tasks import AdditionChainTask, MarkovTask, PathStarTask
 
 TASK = AdditionChainTask(n_terms=(2, 3), max_value=5)
 
@@ -71,7 +71,7 @@ class ChainOracle(nn.Module):
         out = torch.zeros(B, T, self.vocab_size)
         for b in range(B):
             row = idx[b].tolist()
-            seq = next(s for p, s in self.full.items() if row[: len(p)] == list(p))
+            seq = next(s for p, s in self.full.items() if row[: len(p)] == list(p)[: len(row)])
             for t in range(T):
                 if t + 1 < len(seq):
                     out[b, t, seq[t + 1]] = 10.0

@@ -3,7 +3,7 @@
 import math
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from handbook_utils import schedules as S
@@ -17,6 +17,7 @@ CURVES = [
 
 
 @pytest.mark.parametrize("curve", range(len(CURVES)))
+@settings(deadline=None)
 @given(a=epochs, b=epochs, warmup=st.floats(0, 100))
 def test_bounded_and_non_decreasing(curve, a, b, warmup):
     f = CURVES[curve]
@@ -43,6 +44,7 @@ def test_extreme_epochs_do_not_overflow():
     assert S.inverse_sigmoid_schedule(0, c=1e9, b=1e-3) == 0.0
 
 
+@settings(deadline=None)
 @given(i=st.floats(0, 1e4), k=st.floats(1, 500))
 def test_inverse_sigmoid_convention_mapping(i, k):
     params = S.inverse_sigmoid_params_from_bengio(k)
@@ -51,6 +53,7 @@ def test_inverse_sigmoid_convention_mapping(i, k):
     assert S.model_prob_from_epsilon(eps) == pytest.approx(S.inverse_sigmoid_schedule(i, **params), abs=1e-12)
 
 
+@settings(deadline=None)
 @given(i=st.floats(0, 1e3), k=st.floats(0.01, 0.99))
 def test_exponential_and_linear_convention_mapping(i, k):
     assert S.model_prob_from_epsilon(S.bengio_exponential_epsilon(i, k)) == pytest.approx(

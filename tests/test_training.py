@@ -1,7 +1,9 @@
 """Training: learns a small chain, repeats exactly with the same seed, honours its switches."""
 
+import importlib.util
 import os
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -9,7 +11,7 @@ import torch
 from handbook_utils import training
 from handbook_utils.models import GPTConfig, GRUConfig, make_model
 from handbook_utils.schedules import LinearSchedule
-from handbook_utils.strategies import ScheduledSampling, TeacherForcing
+from handbook_utils.strategies import ScheduledSampling
 from handbook_utils.tasks import AdditionChainTask
 from handbook_utils.training import History, train
 
@@ -17,17 +19,17 @@ SMALL = AdditionChainTask(n_terms=2, max_value=4)  # 25 problems, ~20-token targ
 
 
 def small_gpt(task=SMALL, seed=0):
-    return make_model(GPTConfig.for_task(task, n_layer=2, n_head=4, n_embd=64), seed=seed)
+    return make_model(GPTConfig.for_task(task), seed=seed)  # the default size
 
 
 def test_small_chain_reaches_low_loss_within_bounded_steps():
     model = small_gpt()
-    history = train(model, SMALL, steps=300, batch_size=32, lr=3e-3, seed=0, progress=False, cache=False,
-                    eval_every=300, eval_n=64)
+    history = train(model, SMALL, steps=150, batch_size=32, lr=5e-3, seed=0, progress=False, cache=False,
+                    eval_every=150, eval_n=64)
     final = history.final_eval
-    assert final.tf_loss < 0.05, final.summary()
-    assert final.exact_match > 0.8, final.summary()
-    assert history.losses[-1] < history.losses[0] / 20
+    assert final.tf_loss < 0.05, final.summary()  # measured 0.018
+    assert final.exact_match >= 0.9, final.summary()  # measured 1.0
+    assert history.losses[-1] < history.losses[0] / 50
 
 
 def test_same_seed_same_history():
@@ -127,7 +129,13 @@ def test_compile_on_cpu_warns_and_trains_uncompiled():
               cache=False, compile=True)
 
 
-@pytest.mark.skipif(os.environ.get("HANDBOOK_SLOW") != "1", reason="slow (~1 min): set HANDBOOK_SLOW=1")
+@pytest.mark.skipif(os.environ.get("HANDBOOK_SLOW") != "1", reason="slow (~30 s): set HANDBOOK_SLOW=1 to run")
 def test_five_term_chain_in_under_a_minute():
     """The done-when of issue 3: 5-term chains to teacher-forced loss <= 0.02 in under 60 s on a CPU."""
-    from benchmarks_settings import FIVE_TERM  # noqa: F401  (see benchmarks/run.py)
+    spec = importlib.util.spec_from_file_location("bench", Path(__file__).parent.parent / "benchmarks" / "run.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    start = time.perf_counter()
+    _, history = bench.train_five_term()
+    elapsed = time.perf_counter() - start
+    assert history.final_eval.tf_loss <= 0.02 and elapsed < 60, (history.final_eval.summary(), elapsed)
