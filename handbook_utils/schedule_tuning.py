@@ -28,7 +28,6 @@ import html
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from numbers import Real
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -36,6 +35,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from handbook_utils import checks
 from handbook_utils.plotting import COLORS, PALETTE, new_axes
 from handbook_utils.schedules import (
     ExponentialSchedule,
@@ -84,49 +84,12 @@ SCHEDULE_COLORS: dict[str, str] = {
 # Argument checks (numpy scalars accepted, returned as Python floats)
 
 
-def _number(name: str, value) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return value
-
-
-def _in_open_unit(name: str, value, *, allow_one: bool = False) -> float:
-    value = _number(name, value)
-    if not (0.0 < value < 1.0 or (allow_one and value == 1.0)):
-        raise ValueError(f"{name} must be in (0, {'1]' if allow_one else '1)'}, got {value}")
-    return value
-
-
-def _probability(name: str, value) -> float:
-    value = _number(name, value)
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1], got {value}")
-    return value
-
-
-def _positive(name: str, value) -> float:
-    value = _number(name, value)
-    if value <= 0:
-        raise ValueError(f"{name} must be in (0, inf), got {value}")
-    return value
-
-
-def _non_negative(name: str, value) -> float:
-    value = _number(name, value)
-    if value < 0:
-        raise ValueError(f"{name} must be in [0, inf), got {value}")
-    return value
-
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be in [1, inf), got {value}")
-    return int(value)
+_number = checks.real_number
+_in_open_unit = checks.in_open_unit
+_probability = checks.probability
+_positive = checks.positive
+_non_negative = checks.non_negative
+_positive_int = checks.positive_int
 
 
 def _kind(kind) -> str:

@@ -31,21 +31,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-
-def _number(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return value
+from handbook_utils import checks
 
 
-def _non_negative(name: str, value) -> float:
-    value = _number(name, value)
-    if value < 0:
-        raise ValueError(f"{name} must be in [0, inf), got {value}")
-    return value
+_number = checks.real_number
+_non_negative = checks.non_negative
 
 
 def _sigmoid(x: float) -> float:
