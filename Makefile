@@ -47,7 +47,15 @@ $(STAMP): pyproject.toml
 _vendor/.stamp: tools/vendor/package.json tools/vendor/package-lock.json tools/vendor/widgets-config.js tools/vendor_assets.py | $(STAMP)
 	$(BIN)/python tools/vendor_assets.py
 
-book: setup
+# Jupyter Book's execution cache only notices edits to a chapter itself; when the package or the
+# environment changes, every chapter must run again, so the cache is dropped.
+JUPYTER_CACHE := _build/.jupyter_cache
+$(JUPYTER_CACHE)/.package-stamp: $(wildcard handbook_utils/*.py) pyproject.toml
+	rm -rf $(JUPYTER_CACHE)
+	mkdir -p $(JUPYTER_CACHE)
+	touch $@
+
+book: setup $(JUPYTER_CACHE)/.package-stamp
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "The book is built: open _build/html/index.html (or run: $(BIN)/python -m http.server -d _build/html)"
 
