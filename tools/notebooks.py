@@ -110,7 +110,11 @@ def _atomic_write_text(text: str, path: Path) -> None:
 
 
 def execute(md_path: Path, timeout: int = 900) -> float:
-    """Execute one chapter from its .md and write its reference .ipynb; return seconds taken."""
+    """Execute one chapter from its .md and write its reference .ipynb; return seconds taken.
+
+    The chapter runs against an empty model cache, so the recorded time is what a reader pays on
+    a first run, and the stored outputs come from models trained from scratch.
+    """
     nb = read_source(md_path)
     nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
     client = NotebookClient(
@@ -121,9 +125,18 @@ def execute(md_path: Path, timeout: int = 900) -> float:
         store_widget_state=True,  # nbclient needs it for Output widgets; _normalize drops it
         resources={"metadata": {"path": str(md_path.parent)}},
     )
-    start = time.perf_counter()
-    client.execute()
-    elapsed = time.perf_counter() - start
+    previous = os.environ.get("HANDBOOK_CACHE_DIR")
+    with tempfile.TemporaryDirectory(prefix="handbook-cache-") as empty_cache:
+        os.environ["HANDBOOK_CACHE_DIR"] = empty_cache  # inherited by the kernel
+        try:
+            start = time.perf_counter()
+            client.execute()
+            elapsed = time.perf_counter() - start
+        finally:
+            if previous is None:
+                os.environ.pop("HANDBOOK_CACHE_DIR", None)
+            else:
+                os.environ["HANDBOOK_CACHE_DIR"] = previous
     _normalize(nb, md_path.stem)
     _atomic_write_text(nbformat.writes(nb) + "\n", md_path.with_suffix(".ipynb"))
     return elapsed
