@@ -69,7 +69,7 @@ check-pairs: $(STAMP)
 	$(BIN)/python tools/notebooks.py check
 
 unit: $(STAMP)
-	$(BIN)/pytest tests -q
+	$(BIN)/pytest tests -q --ignore=tests/browser
 
 nbval: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider --nbval --nbval-current-env \
