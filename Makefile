@@ -17,7 +17,6 @@ STAMP := $(VENV)/.installed-stamp
 
 # Trained models are cached here (handbook_utils.cache); the book and the tests share them.
 export HANDBOOK_CACHE_DIR ?= $(CURDIR)/_build/model-cache
-export MPLBACKEND ?= Agg
 export PYTHONHASHSEED := 0
 # Idle OpenMP threads sleep instead of spinning: on a small, busy machine spinning threads made
 # training up to 10x slower.
