@@ -697,14 +697,7 @@ def time_one_pass_vs_separate(model, lengths: Sequence[int], *, batch_size: int 
                     model(ids[:, :t])
 
             one(), model(ids[:, :1])  # warm-up
-            a, b = [], []
-            for _ in range(repeats):
-                for fn, times in ((one, a), (separate, b)):
-                    start = time.perf_counter()
-                    fn()
-                    if device.type == "cuda":
-                        torch.cuda.synchronize()
-                    times.append(time.perf_counter() - start)
+            a, b = _time_alternately(one, separate, repeats, device)
             one_s.append(min(a))  # the least disturbed run: other work on the machine only adds time
             sep_s.append(min(b))
     return PassTiming(lengths, one_s, sep_s, batch_size, repeats)
@@ -988,16 +981,22 @@ def time_updates(model, task: Task, *, batch_size: int = 32, repeats: int = 5, s
     try:
         with _eval_mode(model):
             passes_tf, passes_gc = count(tf_update), count(gc_update)
-            a, b = [], []
-            for _ in range(repeats):
-                for fn, times in ((tf_update, a), (gc_update, b)):
-                    start = time.perf_counter()
-                    fn()
-                    if device.type == "cuda":
-                        torch.cuda.synchronize()
-                    times.append(time.perf_counter() - start)
+            a, b = _time_alternately(tf_update, gc_update, repeats, device)
             model.zero_grad(set_to_none=True)
     finally:
         if hook is not None:
             hook.remove()
     return UpdateTiming(batch_size, min(a), min(b), passes_tf, passes_gc)
+
+
+def _time_alternately(first, second, repeats: int, device) -> tuple[list[float], list[float]]:
+    """Seconds per call of ``first`` and ``second``, timed in turn so machine noise hits both alike."""
+    times_first, times_second = [], []
+    for _ in range(repeats):
+        for fn, times in ((first, times_first), (second, times_second)):
+            start = time.perf_counter()
+            fn()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - start)
+    return times_first, times_second
