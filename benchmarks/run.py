@@ -53,16 +53,9 @@ def train_five_term(cache=False, progress=False):
 
 
 def side_by_side(a, b, repeats: int, warmup: int = 2) -> tuple[float, float]:
-    """Median seconds of ``a()`` and ``b()``, timed alternately."""
-    for _ in range(warmup):
-        a(), b()
-    ta, tb = [], []
-    for _ in range(repeats):
-        for fn, times in ((a, ta), (b, tb)):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-    return statistics.median(ta), statistics.median(tb)
+    """Median seconds of ``a()`` and ``b()``, timed in turns (see ``runtime.time_in_turns``)."""
+    times = time_in_turns({"a": a, "b": b}, repeats, warmup=warmup)
+    return statistics.median(times["a"]), statistics.median(times["b"])
 
 
 def line(name: str, value: float, target: str, detail: str = "") -> None:

@@ -1,21 +1,59 @@
-"""Argument checks shared by the package: fail early, name the parameter and the allowed range.
+"""Argument checks for the whole package: fail early, name the parameter and the allowed range.
 
 Every public function validates its inputs with these, so a typo in a chapter raises a clear
 ``TypeError``/``ValueError`` at the call instead of a shape error deep inside PyTorch.
-NumPy scalars are accepted and returned as Python numbers.
+NumPy scalars are accepted and returned as Python numbers; ``bool`` is never a number here
+(``True`` where a count or a probability is expected is almost always a mistake).
+
+Used by every module of the core and of ``handbook_utils.chapters``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from numbers import Integral, Real
 
 import numpy as np
+import torch
+
+
+def _is_bool(value) -> bool:
+    return isinstance(value, (bool, np.bool_))
+
+
+def _bounds(lo, hi, lo_open: bool = False, hi_open: bool = False) -> str:
+    left = "(" if lo_open or lo is None else "["
+    right = ")" if hi_open or hi is None else "]"
+    return f"{left}{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}{right}"
+
+
+def integer(name: str, value, lo: int | None = None, hi: int | None = None) -> int:
+    """An int (NumPy integers too) in ``[lo, hi]``; either bound may be None."""
+    if _is_bool(value) or not isinstance(value, Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    value = int(value)
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise ValueError(f"{name} must be in {_bounds(lo, hi)}, got {value}")
+    return value
+
+
+def positive_int(name: str, value) -> int:
+    return integer(name, value, 1)
+
+
+def non_negative_int(name: str, value) -> int:
+    return integer(name, value, 0)
+
+
+def seed(name: str, value) -> int:
+    """A seed for torch, NumPy and ``random``: an int in ``[0, 2**32)``."""
+    return integer(name, value, 0, 2**32 - 1)
 
 
 def real_number(name: str, value) -> float:
-    """A finite real number (bools are rejected: ``True`` is almost always a mistake here)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):
+    """A finite real number."""
+    if _is_bool(value) or not isinstance(value, Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
     value = float(value)
     if not math.isfinite(value):
@@ -23,37 +61,100 @@ def real_number(name: str, value) -> float:
     return value
 
 
-def non_negative(name: str, value) -> float:
+def number(name: str, value, lo: float | None = None, hi: float | None = None, *,
+           lo_open: bool = False, hi_open: bool = False) -> float:
+    """A finite real number in the interval given by ``lo``/``hi`` (closed unless ``*_open``)."""
     value = real_number(name, value)
-    if value < 0:
-        raise ValueError(f"{name} must be in [0, inf), got {value}")
+    too_low = lo is not None and (value <= lo if lo_open else value < lo)
+    too_high = hi is not None and (value >= hi if hi_open else value > hi)
+    if too_low or too_high:
+        raise ValueError(f"{name} must be in {_bounds(lo, hi, lo_open, hi_open)}, got {value}")
     return value
+
+
+def non_negative(name: str, value) -> float:
+    return number(name, value, 0.0)
 
 
 def positive(name: str, value) -> float:
-    value = real_number(name, value)
-    if value <= 0:
-        raise ValueError(f"{name} must be in (0, inf), got {value}")
-    return value
+    return number(name, value, 0.0, lo_open=True)
 
 
 def probability(name: str, value) -> float:
-    value = real_number(name, value)
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1], got {value}")
-    return value
+    return number(name, value, 0.0, 1.0)
 
 
 def in_open_unit(name: str, value, *, allow_one: bool = False) -> float:
-    value = real_number(name, value)
-    if not (0.0 < value < 1.0 or (allow_one and value == 1.0)):
-        raise ValueError(f"{name} must be in (0, {'1]' if allow_one else '1)'}, got {value}")
+    return number(name, value, 0.0, 1.0, lo_open=True, hi_open=not allow_one)
+
+
+def boolean(name: str, value) -> bool:
+    if not _is_bool(value):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+    return bool(value)
+
+
+def one_of(name: str, value, choices: Iterable):
+    """``value`` if it is one of ``choices`` (compared with ==), else a ValueError listing them."""
+    choices = tuple(choices)
+    if not any(type(value) is type(c) and value == c for c in choices):
+        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
     return value
 
 
-def positive_int(name: str, value) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be in [1, inf), got {value}")
-    return int(value)
+def instance(name: str, value, cls: type | tuple[type, ...], what: str | None = None):
+    """``value`` if it is an instance of ``cls``; ``what`` names the expected kind in the message."""
+    if not isinstance(value, cls):
+        expected = what or (cls.__name__ if isinstance(cls, type) else " or ".join(c.__name__ for c in cls))
+        hint = " (the class itself was given: call it to make an instance)" if isinstance(value, type) else ""
+        raise TypeError(f"{name} must be a {expected}, got {type(value).__name__}{hint}")
+    return value
+
+
+def token_ids(name: str, ids, vocab_size: int) -> torch.Tensor:
+    """A long tensor of token ids, every one in ``[0, vocab_size)``.
+
+    Float or bool tensors are refused rather than cast: a float id is a bug upstream, and an id
+    outside the vocabulary would otherwise reach the embedding and fail with an opaque IndexError
+    (or, on some devices, read garbage).
+    """
+    if not isinstance(ids, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of token ids, got {type(ids).__name__}")
+    if ids.dtype != torch.long:
+        raise TypeError(f"{name} must be a long (int64) tensor of token ids, got dtype {ids.dtype}")
+    if ids.numel() == 0:
+        return ids
+    lo, hi = (int(v) for v in torch.aminmax(ids))
+    if lo < 0 or hi >= vocab_size:
+        raise ValueError(
+            f"{name} holds ids in [{lo}, {hi}], outside the model's vocabulary "
+            f"[0, {vocab_size}): was the model trained with another tokenizer?"
+        )
+    return ids
+
+
+def same_vocabulary(model, tokenizer) -> None:
+    """A model and a tokenizer that agree on the vocabulary size (the ids would not mean the same)."""
+    vocab = getattr(model, "vocab_size", None)
+    if vocab is not None and vocab != tokenizer.vocab_size:
+        raise ValueError(
+            f"model has vocab_size {vocab} but the task's tokenizer has {tokenizer.vocab_size}: "
+            "the model was built for another task"
+        )
+
+
+def token_id_list(name: str, ids, vocab_size: int) -> list[int]:
+    """A non-empty list (or 1-D tensor) of ints in ``[0, vocab_size)``, returned as a list of int."""
+    if isinstance(ids, torch.Tensor):
+        if ids.dim() != 1 or ids.dtype != torch.long:
+            raise TypeError(f"{name} as a tensor must be 1-D long, got shape {tuple(ids.shape)} dtype {ids.dtype}")
+        ids = ids.tolist()
+    if isinstance(ids, (str, bytes)) or not isinstance(ids, Sequence) or len(ids) == 0:
+        raise TypeError(f"{name} must be a non-empty list of token ids")
+    out = []
+    for i in ids:
+        i = integer(name, i)
+        if not 0 <= i < vocab_size:
+            raise ValueError(f"{name} holds {i}, outside the model's vocabulary [0, {vocab_size})")
+        out.append(i)
+    return out

@@ -6,13 +6,14 @@ whole book to another device with a single environment variable (``HANDBOOK_DEVI
 
 from __future__ import annotations
 
-import os
 import random
 
 import numpy as np
 import torch
 
-ENV_VAR = "HANDBOOK_DEVICE"
+from . import checks
+from .runtime import env
+
 _KNOWN = ("cuda", "mps", "cpu")
 
 
@@ -35,7 +36,7 @@ def get_device(prefer: str | torch.device | None = None) -> torch.device:
     else the best available of cuda → mps → cpu. A name that is unknown or not available here
     raises ``ValueError`` listing what is available, instead of failing later inside a kernel.
     """
-    requested = prefer if prefer is not None else os.environ.get(ENV_VAR) or None
+    requested = prefer if prefer is not None else env("HANDBOOK_DEVICE")
     if requested is None:
         return torch.device(available_devices()[0])
     if isinstance(requested, torch.device):
@@ -44,7 +45,7 @@ def get_device(prefer: str | torch.device | None = None) -> torch.device:
         raise TypeError(f"prefer must be a str, torch.device or None, got {type(requested).__name__}")
     name = requested.strip().lower()
     kind = name.split(":", 1)[0]
-    source = "prefer" if prefer is not None else ENV_VAR
+    source = "prefer" if prefer is not None else "HANDBOOK_DEVICE"
     available = available_devices()
     if kind not in _KNOWN:
         raise ValueError(f"{source}={requested!r} is not a known device name ({list(_KNOWN)}); available here: {available}")
@@ -63,10 +64,7 @@ def get_device(prefer: str | torch.device | None = None) -> torch.device:
 
 def seed_everything(seed: int) -> None:
     """Seed Python's, NumPy's and torch's generators (all devices) so a run repeats exactly."""
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    if not 0 <= seed < 2**32:
-        raise ValueError(f"seed must be in [0, 2**32), got {seed}")
+    seed = checks.seed("seed", seed)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device

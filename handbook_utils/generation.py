@@ -5,16 +5,22 @@ each new token is chosen from the model's own distribution and fed back in. Batc
 different lengths stay aligned by position (prompt tokens are fed as long as a row has them), so
 every row sees exactly the positions it saw in training; the incremental ``model.step`` API (KV
 cache or hidden state) makes each new token cost one position, not a whole new pass.
+
+Also here, because they too turn a model into whole answers: greedy decoding vs beam search
+(chapter 2) and :func:`sequence_log_prob`, the chain rule that scores a whole answer in one pass.
+:func:`generate_ids` is used by every chapter that measures free-running answers (3, 4, 6).
 """
 
 from __future__ import annotations
 
-import math
-from typing import Sequence
+import contextlib
+from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 
-from .tasks import EOS, Tokenizer
+from . import checks
+from .runtime import eval_mode
 
 
 def _pick(logits: torch.Tensor, greedy: bool, temperature: float, top_k: int | None, generator) -> torch.Tensor:
@@ -39,25 +45,23 @@ def check_model(model) -> torch.device:
         raise TypeError("model must have at least one parameter") from None
 
 
-def _check_max_new_tokens(max_new_tokens) -> None:
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int):
-        raise TypeError(f"max_new_tokens must be an int, got {type(max_new_tokens).__name__}")
-    if max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
-
-
 def _check_sampling(greedy, temperature, top_k, vocab_size) -> None:
-    if not isinstance(greedy, bool):
-        raise TypeError(f"greedy must be a bool, got {type(greedy).__name__}")
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
-        raise TypeError(f"temperature must be a number, got {type(temperature).__name__}")
-    if not (math.isfinite(temperature) and temperature > 0):
-        raise ValueError(f"temperature must be a finite number > 0, got {temperature}")
+    checks.boolean("greedy", greedy)
+    checks.positive("temperature", temperature)
     if top_k is not None:
-        if isinstance(top_k, bool) or not isinstance(top_k, int):
-            raise TypeError(f"top_k must be an int or None, got {type(top_k).__name__}")
-        if not 1 <= top_k <= vocab_size:
-            raise ValueError(f"top_k must be in [1, {vocab_size}] (the vocabulary size), got {top_k}")
+        checks.integer("top_k", top_k, 1, vocab_size)
+
+
+def fit_to_context(model, prompts: Sequence[Sequence[int]], budgets: Sequence[int]) -> list[int]:
+    """Cut each row's token budget so prompt + answer fit the model's context (``block_size``).
+
+    An answer that runs past the gold target's length is wrong anyway; the cut only stops a long
+    wrong answer from overflowing the context. Every row keeps at least one token.
+    """
+    block = getattr(model, "block_size", None)
+    if block is None:
+        return list(budgets)
+    return [max(1, min(k, block - len(p) + 1)) for k, p in zip(budgets, prompts)]
 
 
 @torch.no_grad()
@@ -81,14 +85,17 @@ def generate_ids(
     whole prefix every step: slower, same result; kept for the benchmark.
     """
     device = check_model(model)
-    if len(prompts) == 0 or any(len(p) == 0 for p in prompts):
-        raise ValueError("prompts must be a non-empty list of non-empty token lists")
+    if isinstance(prompts, (str, bytes)) or not isinstance(prompts, Sequence) or len(prompts) == 0:
+        raise TypeError("prompts must be a non-empty list of token-id lists")
+    prompts = [checks.token_id_list(f"prompts[{b}]", p, model.vocab_size) for b, p in enumerate(prompts)]
     B = len(prompts)
-    budgets = [max_new_tokens] * B if isinstance(max_new_tokens, int) else list(max_new_tokens)
-    if len(budgets) != B:
-        raise ValueError(f"max_new_tokens must be an int or one int per prompt, got {len(budgets)} for {B} prompts")
-    for n in budgets:
-        _check_max_new_tokens(n)
+    if isinstance(max_new_tokens, Sequence):
+        budgets = list(max_new_tokens)
+        if len(budgets) != B:
+            raise ValueError(f"max_new_tokens must be an int or one int per prompt, got {len(budgets)} for {B} prompts")
+    else:
+        budgets = [max_new_tokens] * B
+    budgets = [checks.positive_int("max_new_tokens", n) for n in budgets]
     _check_sampling(greedy, temperature, top_k, model.vocab_size)
     lens = [len(p) for p in prompts]
     P_min = min(lens)
@@ -105,9 +112,7 @@ def generate_ids(
     prompt_lens = torch.tensor(lens, device=device)  # (B,)
     out: list[list[int]] = [[] for _ in range(B)]
     done = [False] * B
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         logits, state = model.step(seq[:, :P_min], None) if use_cache else (model(seq[:, :P_min]), None)
         for t in range(P_min, L):
             next_logits = logits[:, -1]  # (B, V): the distribution of token t
@@ -129,74 +134,81 @@ def generate_ids(
                 logits, state = model.step(seq[:, t : t + 1], state)  # (B, 1, V)
             else:
                 logits = model(seq[:, : t + 1])  # (B, t+1, V): the whole prefix again
-    finally:
-        model.train(was_training)
     return out
 
 
-def generate(
-    model,
-    tokenizer: Tokenizer,
-    prompts: Sequence[str],
-    max_new_tokens: int,
-    greedy: bool = True,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    stop: str | None = EOS,
-    *,
-    seed: int | None = None,
-    use_cache: bool = True,
-) -> list[str]:
-    """Continue each prompt string; batched.
+# --------------------------------------------------------------------------------------------
+# Decoding a whole answer: greedy vs beam search (chapter 2's tree where greedy misses the best)
 
-    ``stop``: ``"<eos>"`` (default) ends a row at the end-of-sequence token; another string also ends
-    it once the output ends with that string, which is not included in the result (as in most APIs);
-    ``None`` always generates ``max_new_tokens`` tokens. ``<eos>`` always ends a row unless ``stop`` is None.
-    ``seed`` makes sampling (``greedy=False``) repeatable.
+
+@torch.no_grad()
+def greedy_decode(model, prompt_ids, length: int) -> tuple[list[int], float]:
+    """Greedy continuation of ``length`` tokens (no stopping) and its log-probability under the model."""
+    check_model(model)
+    prompt = checks.token_id_list("prompt_ids", prompt_ids, model.vocab_size)
+    checks.positive_int("length", length)
+    out = generate_ids(model, [prompt], length, greedy=True)[0]
+    with eval_mode(model):
+        ids = torch.tensor([prompt + out], device=next(model.parameters()).device)
+        return out, float(sequence_log_prob(model, ids, len(prompt))[0])
+
+
+@torch.no_grad()
+def beam_search(model, prompt_ids, length: int, width: int) -> tuple[list[int], float]:
+    """Keep the ``width`` most probable prefixes at every step; return the best continuation and its log-prob.
+
+    ``width=1`` is greedy decoding. A wider beam searches more of the tree, and with ``width >= V**(length-1)``
+    it is exact. Unlike greedy it may pick a first token that is not the most probable one.
     """
     device = check_model(model)
-    _check_max_new_tokens(max_new_tokens)
-    if not isinstance(tokenizer, Tokenizer):
-        raise TypeError(f"tokenizer must be a Tokenizer, got {type(tokenizer).__name__}")
-    if isinstance(prompts, str) or not isinstance(prompts, Sequence):
-        raise TypeError(f"prompts must be a list of str, got {type(prompts).__name__}")
-    if len(prompts) == 0:
-        raise ValueError("prompts must hold at least one prompt")
-    for p in prompts:
-        if not isinstance(p, str):
-            raise TypeError(f"prompts must hold str, got {type(p).__name__}")
-        if not p:
-            raise ValueError("prompts must not contain an empty prompt: the first token needs a context")
-    stop_sequences: list[list[int]] = []
-    if stop is not None:
-        if not isinstance(stop, str) or not stop:
-            raise TypeError(f"stop must be a non-empty str or None, got {stop!r}")
-        stop_sequences.append([tokenizer.eos_id])
-        if stop != EOS:
-            try:
-                stop_sequences.append(tokenizer.encode(stop))
-            except ValueError as err:
-                raise ValueError(f"stop: {err}") from None
-    generator = None
-    if seed is not None:
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"seed must be an int >= 0 or None, got {seed!r}")
-        generator = torch.Generator(device=device).manual_seed(seed)
-    ids = generate_ids(
-        model,
-        [tokenizer.encode(p) for p in prompts],
-        max_new_tokens,
-        greedy=greedy,
-        temperature=temperature,
-        top_k=top_k,
-        stop_sequences=stop_sequences,
-        generator=generator,
-        use_cache=use_cache,
-    )
-    texts = []
-    for row in ids:
-        text = tokenizer.decode(row)  # stops at <eos>
-        if stop is not None and stop != EOS and text.endswith(stop):
-            text = text[: -len(stop)]
-        texts.append(text)
-    return texts
+    V = model.vocab_size
+    prompt = checks.token_id_list("prompt_ids", prompt_ids, V)
+    checks.positive_int("length", length)
+    checks.positive_int("width", width)
+    beams: list[tuple[list[int], float]] = [([], 0.0)]
+    with eval_mode(model):
+        for _ in range(length):
+            ids = torch.tensor([prompt + seq for seq, _ in beams], device=device)  # (k, P + t)
+            logp = F.log_softmax(model(ids)[:, -1].double(), dim=-1).cpu()  # (k, V)
+            candidates = [(seq + [v], score + float(logp[i, v])) for i, (seq, score) in enumerate(beams)
+                          for v in range(V)]
+            candidates.sort(key=lambda c: -c[1])  # stable: ties keep the lower token id
+            beams = candidates[:width]
+    return beams[0]
+
+
+# --------------------------------------------------------------------------------------------
+# The chain rule: log P(answer | prompt) from one teacher-forced pass
+
+
+def sequence_log_prob(model, ids: torch.Tensor, prompt_len, *, grad: bool = False) -> torch.Tensor:
+    """log P(ids[prompt_len:] | ids[:prompt_len]) = Σ_t log P(ids[t] | ids[:t]), one value per row.
+
+    ``ids`` is ``(B, T)`` (or ``(T,)``) without padding; ``prompt_len`` is an int or a ``(B,)`` tensor,
+    at least 1 (the first token has no context to be predicted from). Returns ``(B,)`` (or a scalar).
+    One parallel pass gives every term of the sum: the factorization is exact, not an approximation.
+    The model's precision is kept (a float64 model gives float64 sums); ``grad=True`` keeps the graph
+    so the result can be backpropagated (REINFORCE in chapter 2), otherwise no graph is built.
+    Used by chapters 2 and 7 and by :func:`greedy_decode`.
+    """
+    check_model(model)
+    if not isinstance(ids, torch.Tensor) or ids.dim() not in (1, 2):
+        raise TypeError("ids must be a (B, T) or (T,) long tensor")
+    checks.token_ids("ids", ids, model.vocab_size)
+    squeeze = ids.dim() == 1
+    ids = ids[None] if squeeze else ids
+    B, T = ids.shape
+    prompt_len = torch.as_tensor(prompt_len, device=ids.device).long().expand(B)  # (B,)
+    if bool((prompt_len < 1).any()) or bool((prompt_len > T).any()):
+        raise ValueError(f"prompt_len must be in [1, {T}] (the sequence length), got {prompt_len.tolist()}")
+    mode = contextlib.nullcontext() if grad else eval_mode(model)
+    with mode, torch.set_grad_enabled(grad and torch.is_grad_enabled()):
+        logits = model(ids[:, :-1])  # (B, T-1, V): position t predicts token t+1
+        if logits.dtype in (torch.float16, torch.bfloat16):
+            logits = logits.float()
+        logp = F.log_softmax(logits, dim=-1)
+        token_logp = logp.gather(-1, ids[:, 1:, None]).squeeze(-1)  # (B, T-1)
+        positions = torch.arange(1, T, device=ids.device)  # (T-1,) index of the predicted token
+        scored = positions[None] >= prompt_len[:, None]  # (B, T-1)
+        total = (token_logp * scored).sum(dim=1)  # (B,)
+    return total[0] if squeeze else total

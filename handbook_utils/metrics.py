@@ -18,62 +18,15 @@ prompt)), exact per-position KL on :class:`~handbook_utils.tasks.MarkovTask`
 from __future__ import annotations
 
 import random
-import re
 from dataclasses import asdict, dataclass, field
 
 import torch
 import torch.nn.functional as F
 
-from .generation import check_model, generate_ids
-from .tasks import AdditionChainTask, Example, MarkovTask, Task
-
-
-def _check_count(name: str, value, lo: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < lo:
-        raise ValueError(f"{name} must be >= {lo}, got {value}")
-    return value
-
-
-def _check_task(task) -> None:
-    if not isinstance(task, Task):
-        raise TypeError(f"task must be a handbook_utils.tasks.Task, got {type(task).__name__}")
-
-
-# --------------------------------------------------------------------------------------------
-# The chain rule
-
-
-@torch.no_grad()
-def sequence_log_prob(model, ids: torch.Tensor, prompt_len) -> torch.Tensor:
-    """log P(ids[prompt_len:] | ids[:prompt_len]) = Σ_t log P(ids[t] | ids[:t]), one value per row.
-
-    ``ids`` is ``(B, T)`` (or ``(T,)``) without padding; ``prompt_len`` is an int or a ``(B,)`` tensor,
-    at least 1 (the first token has no context to be predicted from). Returns ``(B,)`` (or a scalar).
-    One parallel pass gives every term of the sum: the factorization is exact, not an approximation.
-    """
-    check_model(model)
-    if not isinstance(ids, torch.Tensor) or ids.dtype != torch.long or ids.dim() not in (1, 2):
-        raise TypeError("ids must be a (B, T) or (T,) long tensor")
-    squeeze = ids.dim() == 1
-    ids = ids[None] if squeeze else ids
-    B, T = ids.shape
-    prompt_len = torch.as_tensor(prompt_len, device=ids.device).long().expand(B)  # (B,)
-    if bool((prompt_len < 1).any()) or bool((prompt_len > T).any()):
-        raise ValueError(f"prompt_len must be in [1, {T}] (the sequence length), got {prompt_len.tolist()}")
-    was_training = model.training
-    model.eval()
-    try:
-        logp = F.log_softmax(model(ids[:, :-1]).float(), dim=-1)  # (B, T-1, V): position t predicts t+1
-    finally:
-        model.train(was_training)
-    token_logp = logp.gather(-1, ids[:, 1:, None]).squeeze(-1)  # (B, T-1)
-    positions = torch.arange(1, T, device=ids.device)  # (T-1,) index of the predicted token
-    scored = positions[None] >= prompt_len[:, None]  # (B, T-1)
-    total = (token_logp * scored).sum(dim=1)  # (B,)
-    return total[0] if squeeze else total
-
+from . import checks
+from .generation import check_model, fit_to_context, generate_ids
+from .runtime import eval_mode
+from .tasks import END_THINK, THINK, AdditionChainTask, Example, MarkovTask, Task
 
 # --------------------------------------------------------------------------------------------
 # Evaluation
@@ -125,14 +78,12 @@ def _free_running(model, task: Task, batch, prompts, targets) -> list[list[int]]
 @torch.no_grad()
 def evaluate(model, task: Task, n: int, seed: int, *, batch_size: int = 256) -> Evaluation:
     """Measure ``model`` on ``task.sample(n, seed)`` with gold prefixes and with its own."""
-    _check_task(task)
-    _check_count("n", n)
-    _check_count("seed", seed, 0)
-    _check_count("batch_size", batch_size)
+    checks.instance("task", task, Task)
+    checks.positive_int("n", n)
+    checks.non_negative_int("seed", seed)
+    checks.positive_int("batch_size", batch_size)
     device = check_model(model)
     examples = task.sample(n, seed)
-    was_training = model.training
-    model.eval()
     total_loss, total_correct, total_tokens = 0.0, 0, 0
     tf_hits, free_hits, counts = [], [], []  # per target position
     first_errors, outputs, lengths, seq_probs = [], [], [], []
@@ -141,7 +92,7 @@ def evaluate(model, task: Task, n: int, seed: int, *, batch_size: int = 256) -> 
         for lst in lists:
             lst.extend([0] * (size - len(lst)))
 
-    try:
+    with eval_mode(model):
         for start in range(0, n, batch_size):
             chunk = examples[start : start + batch_size]
             batch = task.batch(chunk, device=device)
@@ -172,8 +123,6 @@ def evaluate(model, task: Task, n: int, seed: int, *, batch_size: int = 256) -> 
                 first_errors.append(first)
                 outputs.append(task.tokenizer.decode(gen))
                 lengths.append(T_b)
-    finally:
-        model.train(was_training)
     p = total_correct / total_tokens
     T = sum(lengths) / len(lengths)
     return Evaluation(
@@ -210,9 +159,9 @@ def markov_kl_per_position(
     """
     if not isinstance(task, MarkovTask):
         raise TypeError(f"task must be a MarkovTask, got {type(task).__name__}")
-    _check_count("n", n)
-    _check_count("seed", seed, 0)
-    _check_count("batch_size", batch_size)
+    checks.positive_int("n", n)
+    checks.non_negative_int("seed", seed)
+    checks.positive_int("batch_size", batch_size)
     if mode not in ("teacher_forced", "free_running"):
         raise ValueError(f"mode must be 'teacher_forced' or 'free_running', got {mode!r}")
     device = check_model(model)
@@ -221,10 +170,8 @@ def markov_kl_per_position(
     allowed = torch.zeros(tok.vocab_size, dtype=torch.bool, device=device)
     allowed[start_id + 1 :] = True  # the letters
     generator = torch.Generator(device=device).manual_seed(seed)
-    was_training = model.training
-    model.eval()
     total = torch.zeros(task.length, dtype=torch.float64)
-    try:
+    with eval_mode(model):
         for start in range(0, n, batch_size):
             b = min(batch_size, n - start)
             if mode == "teacher_forced":
@@ -239,8 +186,6 @@ def markov_kl_per_position(
             logq = F.log_softmax(model(ids).double(), dim=-1).cpu()  # (b, length, V)
             kl = torch.where(true > 0, true * (true.clamp_min(1e-300).log() - logq), torch.zeros_like(true))
             total += kl.sum(dim=-1).sum(dim=0)
-    finally:
-        model.train(was_training)
     return total / n
 
 
@@ -269,23 +214,6 @@ class Injection:
     examples: list[InjectedExample] = field(repr=False)
 
 
-def _answer(text: str) -> int | None:
-    m = re.search(r"</think>(\d+)$", text)
-    return int(m.group(1)) if m else None
-
-
-def _line_sum(target: str, index: int) -> int | None:
-    """Sum of the chain line (between '=' signs inside <think>) that holds ``target[index]``."""
-    think = target[len("<think>") : target.find("</think>")] if "</think>" in target else target[len("<think>") :]
-    offset = index - len("<think>")
-    start = think.rfind("=", 0, offset) + 1
-    end = think.find("=", offset)
-    line = think[start : end if end != -1 else len(think)]
-    if not re.fullmatch(r"\d+(\+\d+)*", line):
-        return None
-    return sum(int(x) for x in line.split("+"))
-
-
 @torch.no_grad()
 def inject_error_and_continue(model, task: AdditionChainTask, examples, position: int, seed: int) -> Injection:
     """Corrupt one digit of the gold chain and let the model finish: does it recover?
@@ -301,19 +229,19 @@ def inject_error_and_continue(model, task: AdditionChainTask, examples, position
     if not isinstance(task, AdditionChainTask):
         raise TypeError(f"task must be an AdditionChainTask (its chain makes recovery checkable), got {type(task).__name__}")
     if isinstance(examples, int) and not isinstance(examples, bool):
-        examples = task.sample(_check_count("examples", examples), seed)
+        examples = task.sample(checks.positive_int("examples", examples), seed)
     if isinstance(examples, Example) or not isinstance(examples, (list, tuple)) or not examples:
         raise TypeError("examples must be a non-empty list of Example (or an int: how many to sample)")
-    _check_count("position", position, 0)
-    _check_count("seed", seed, 0)
+    checks.non_negative_int("position", position)
+    checks.non_negative_int("seed", seed)
     rng = random.Random(seed)
     tok = task.tokenizer
     prompts, meta = [], []
     for ex in examples:
         if not isinstance(ex, Example):
             raise TypeError(f"examples must hold Example objects, got {type(ex).__name__}")
-        end = ex.target.find("</think>")
-        index = next((i for i in range(max(position, len("<think>")), end) if ex.target[i].isdigit()), None)
+        end = ex.target.find(END_THINK)
+        index = next((i for i in range(max(position, len(THINK)), end) if ex.target[i].isdigit()), None)
         if index is None:
             continue
         leading = not ex.target[index - 1].isdigit() and ex.target[index + 1].isdigit()
@@ -324,16 +252,14 @@ def inject_error_and_continue(model, task: AdditionChainTask, examples, position
     results = []
     if prompts:
         # room for the rest of the gold chain and some slack, within the model's context
-        block = getattr(model, "block_size", None)
-        budgets = [len(ex.target) - len(prefix) + 1 + 16 for ex, _, prefix in meta]
-        if block is not None:
-            budgets = [max(1, min(k, block - len(p) + 1)) for k, p in zip(budgets, prompts)]
+        budgets = [task.generation_budget(len(ex.target) - len(prefix)) for ex, _, prefix in meta]
+        budgets = fit_to_context(model, prompts, budgets)
         rows = generate_ids(model, prompts, budgets, stop_sequences=[[tok.eos_id]])
         for (ex, index, prefix), row in zip(meta, rows):
             output = prefix + tok.decode(row)
-            true_answer = _answer(ex.target)
-            trusting = _line_sum(output, index)
-            got = _answer(output)
+            true_answer = task.answer_of(ex.target)
+            trusting = task.line_sum_at(output, index)
+            got = task.answer_of(output)
             results.append(
                 InjectedExample(
                     prompt=ex.prompt,

@@ -20,19 +20,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
-def _check_positive_int(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
+from . import checks
 
 
 def _check_dropout(value) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"dropout must be a float, got {type(value).__name__}")
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), got {value}")
+    checks.number("dropout", value, 0.0, 1.0, hi_open=True)
 
 
 def _check_idx(idx) -> None:
@@ -63,7 +55,7 @@ class GPTConfig:
 
     def __post_init__(self):
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
-            _check_positive_int(name, getattr(self, name))
+            checks.positive_int(name, getattr(self, name))
         if self.n_embd % self.n_head != 0:
             raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
         _check_dropout(self.dropout)
@@ -230,9 +222,9 @@ class GRUConfig:
 
     def __post_init__(self):
         for name in ("vocab_size", "n_embd", "n_hidden", "n_layer"):
-            _check_positive_int(name, getattr(self, name))
+            checks.positive_int(name, getattr(self, name))
         if self.block_size is not None:
-            _check_positive_int("block_size", self.block_size)
+            checks.positive_int("block_size", self.block_size)
         _check_dropout(self.dropout)
 
     @classmethod

@@ -22,7 +22,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 if TYPE_CHECKING:  # only for type hints: plotting must not force the game module to load
-    from handbook_utils.proofs import ContrastCurve
+    from handbook_utils.chapters.ch01_proofs import ContrastCurve
 
 __all__ = [
     "COLORS",

@@ -31,7 +31,6 @@ Usage::
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 from collections.abc import Mapping
@@ -39,17 +38,16 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-import torch
-
+from . import checks
 from .device import get_device
 from .models import GPTConfig, GRUConfig, count_parameters, make_model
+from .runtime import cpu_threads, env
 from .strategies import Strategy, TeacherForcing
 from .tasks import AdditionChainTask, MarkovTask, Task
-from .training import History, train
+from .training import History, TrainConfig, train
 
 __all__ = [
     "SIZES",
-    "ENV_VAR",
     "Recipe",
     "Trained",
     "default_size",
@@ -61,19 +59,15 @@ __all__ = [
 ]
 
 SIZES = ("quick", "gpu")
-ENV_VAR = "HANDBOOK_SIZE"
 
-_TRAIN_KEYS = frozenset(
-    "steps batch_size lr seed eval_every eval_n eval_seed weight_decay warmup_steps lr_schedule "
-    "min_lr_ratio grad_clip steps_per_epoch compile amp".split()
-)
+_TRAIN_KEYS = TrainConfig.field_names()
 
 
 def default_size() -> str:
     """``$HANDBOOK_SIZE`` if set (``quick`` or ``gpu``), otherwise ``"quick"``."""
-    value = os.environ.get(ENV_VAR, "").strip().lower() or "quick"
+    value = (env("HANDBOOK_SIZE") or "quick").lower()
     if value not in SIZES:
-        raise ValueError(f"{ENV_VAR}={value!r} is not a known size; use one of {list(SIZES)}")
+        raise ValueError(f"HANDBOOK_SIZE={value!r} is not a known size; use one of {list(SIZES)}")
     return value
 
 
@@ -137,6 +131,7 @@ class Recipe:
         missing = {"steps", "batch_size", "lr", "seed"} - set(self.train)
         if missing:
             raise ValueError(f"train must set {sorted(missing)}")
+        TrainConfig(**self.train)  # every value checked now, not after the first stage has trained
         if self.init is not None:
             if not isinstance(self.init, Recipe):
                 raise TypeError(f"init must be a Recipe or None, got {type(self.init).__name__}")
@@ -189,14 +184,14 @@ class Recipe:
         lose little by it: on a 2-core machine that is busy with anything else, two threads were
         measured 10 to 25 times *slower* than one.
         """
-        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-            raise ValueError(f"threads must be an int >= 1 or None, got {threads!r}")
+        if threads is not None:
+            checks.positive_int("threads", threads)
         before = None
         model = self.build_model()
         if self.init is not None:
             before = self.init.run(cache=cache, progress=progress, device=device, threads=threads)
             model.load_state_dict(before.model.state_dict())
-        with _cpu_threads(threads if get_device(device).type == "cpu" else None):
+        with cpu_threads(threads if get_device(device).type == "cpu" else None):
             history = train(model, self.task, self.strategy, cache=cache, progress=progress, device=device,
                             **self.train)
         model.eval()
@@ -231,20 +226,6 @@ def _chain(first: History, second: History) -> History:
         lrs=list(first.lrs) + list(second.lrs),
         from_cache=first.from_cache and second.from_cache,
     )
-
-
-@contextlib.contextmanager
-def _cpu_threads(n: int | None):
-    """Temporarily run torch's CPU kernels on ``n`` threads (``None``: leave the setting alone)."""
-    if n is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 @dataclass

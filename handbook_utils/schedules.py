@@ -33,7 +33,6 @@ from dataclasses import dataclass
 
 from handbook_utils import checks
 
-
 _number = checks.real_number
 _non_negative = checks.non_negative
 

@@ -22,15 +22,23 @@ hash their settings.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
+from . import checks
 from .schedules import ConstantSchedule
 from .tasks import Batch
+
+
+def check_batch(model, batch: Batch) -> Batch:
+    """A Batch whose ids the model can read: called by every strategy before its forward pass, so a
+    model built for another tokenizer fails with a clear message instead of an IndexError."""
+    checks.instance("batch", batch, Batch)
+    checks.token_ids("batch.inputs", batch.inputs, model.vocab_size)  # targets are the same ids, shifted
+    return batch
 
 
 def masked_cross_entropy(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
@@ -51,6 +59,7 @@ class TeacherForcing(Strategy):
     """Gold inputs at every position: all T predictions from one parallel forward pass."""
 
     def loss(self, model, batch: Batch, epoch: float = 0.0) -> torch.Tensor:
+        check_batch(model, batch)
         return masked_cross_entropy(model(batch.inputs), batch)  # model(...) is (B, T, V)
 
 
@@ -161,25 +170,16 @@ class ScheduledSampling(Strategy):
 
     def __post_init__(self):
         object.__setattr__(self, "schedule", _as_schedule(self.schedule))
-        if self.mode not in ("sequential", "parallel"):
-            raise ValueError(f"mode must be 'sequential' or 'parallel', got {self.mode!r}")
-        if isinstance(self.passes, bool) or not isinstance(self.passes, int):
-            raise TypeError(f"passes must be an int, got {type(self.passes).__name__}")
-        if self.passes < 1:
-            raise ValueError(f"passes must be >= 1, got {self.passes}")
-        if self.mix not in ("sample", "argmax"):
-            raise ValueError(f"mix must be 'sample' or 'argmax', got {self.mix!r}")
+        checks.one_of("mode", self.mode, ("sequential", "parallel"))
+        checks.positive_int("passes", self.passes)
+        checks.one_of("mix", self.mix, ("sample", "argmax"))
 
     def probability(self, epoch: float) -> float:
-        p = self.schedule(epoch)
-        if not (isinstance(p, (int, float)) and math.isfinite(p) and 0.0 <= p <= 1.0):
-            raise ValueError(f"schedule({epoch}) must return a probability in [0, 1], got {p!r}")
-        return float(p)
+        return checks.probability(f"schedule({epoch})", self.schedule(epoch))
 
     def forward(self, model, batch: Batch, epoch: float = 0.0, generator: torch.Generator | None = None):
         """``(logits (B, T, V), fed inputs (B, T))``: what the model read and what it predicted."""
-        if not isinstance(batch, Batch):
-            raise TypeError(f"batch must be a Batch, got {type(batch).__name__}")
+        check_batch(model, batch)
         draws = Draws.sample(batch, model.vocab_size, self.probability(epoch), self.mix, generator)
         if self.mode == "parallel":
             return parallel_inputs_and_logits(model, batch, draws, self.passes)

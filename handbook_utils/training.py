@@ -19,6 +19,7 @@ the only thing that changes between experiments is the *strategy*, i.e. what the
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import time
@@ -29,26 +30,63 @@ import torch
 import torch.nn as nn
 from tqdm.auto import tqdm
 
-from . import __version__
 from . import cache as cache_lib
+from . import checks
 from .device import get_device, seed_everything
 from .metrics import Evaluation, evaluate
+from .runtime import progress_enabled, set_progress
 from .strategies import Strategy, TeacherForcing
 from .tasks import Task
 
-_PROGRESS = os.environ.get("HANDBOOK_PROGRESS", "1").strip().lower() not in ("0", "false", "no", "off")
+__all__ = ["History", "TrainConfig", "configure_optimizer", "lr_at", "progress_enabled", "set_progress", "train"]
 
 
-def set_progress(enabled: bool) -> None:
-    """Switch every progress bar of the package on or off (e.g. when building the book)."""
-    global _PROGRESS
-    if not isinstance(enabled, bool):
-        raise TypeError(f"enabled must be a bool, got {type(enabled).__name__}")
-    _PROGRESS = enabled
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every training argument that changes the result, validated once; the cache hashes it.
 
+    Recipes store these as a mapping (``Recipe.train``) and build a TrainConfig from it; a chapter may
+    pass one to :func:`train` or give the same names as keywords.
+    """
 
-def progress_enabled() -> bool:
-    return _PROGRESS
+    steps: int
+    batch_size: int
+    lr: float
+    seed: int
+    eval_every: int | None = None  # evaluate every that many steps and after the last one
+    eval_n: int = 256  # examples per evaluation (the same ones each time: eval_seed)
+    eval_seed: int = 12345
+    weight_decay: float = 0.0
+    warmup_steps: int = 0  # linear warm-up, then lr_schedule
+    lr_schedule: str = "cosine"  # "constant" or "cosine" (decays to lr * min_lr_ratio)
+    min_lr_ratio: float = 0.1
+    grad_clip: float | None = 1.0  # max gradient norm, None for no clipping
+    steps_per_epoch: float = 100  # fresh data every step: an "epoch" is just a unit of training time
+    compile: bool = False  # torch.compile (CUDA only)
+    amp: bool = True  # bf16 autocast (CUDA only)
+
+    def __post_init__(self):
+        checks.positive_int("steps", self.steps)
+        checks.positive_int("batch_size", self.batch_size)
+        checks.number("lr", self.lr, 0.0, 10.0, lo_open=True)
+        checks.seed("seed", self.seed)
+        if self.eval_every is not None:
+            checks.positive_int("eval_every", self.eval_every)
+        checks.positive_int("eval_n", self.eval_n)
+        checks.non_negative_int("eval_seed", self.eval_seed)
+        checks.non_negative("weight_decay", self.weight_decay)
+        checks.integer("warmup_steps", self.warmup_steps, 0, self.steps)
+        checks.one_of("lr_schedule", self.lr_schedule, ("constant", "cosine"))
+        checks.probability("min_lr_ratio", self.min_lr_ratio)
+        if self.grad_clip is not None:
+            checks.positive("grad_clip", self.grad_clip)
+        checks.positive("steps_per_epoch", self.steps_per_epoch)
+        checks.boolean("compile", self.compile)
+        checks.boolean("amp", self.amp)
+
+    @classmethod
+    def field_names(cls) -> frozenset[str]:
+        return frozenset(f.name for f in dataclasses.fields(cls))
 
 
 @dataclass
@@ -106,72 +144,25 @@ def lr_at(step: int, steps: int, lr: float, warmup_steps: int, schedule: str, mi
     return lr * (min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-def _sample(task, n: int, seed: int, epoch: float):
-    """One batch of examples; a curriculum task may make it depend on training progress."""
-    if hasattr(task, "sample_at"):
-        return task.sample_at(n, seed, epoch)
-    return task.sample(n, seed)
-
-
 def _autocast(device: torch.device, amp: bool):
     if device.type == "cuda" and amp:
         return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
-def _check_int(name, value, lo, hi=None):
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < lo or (hi is not None and value > hi):
-        raise ValueError(f"{name} must be in [{lo}, {hi if hi is not None else 'inf'}], got {value}")
-
-
-def _check_float(name, value, lo, lo_open=False, hi=None):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    ok = math.isfinite(value) and (value > lo if lo_open else value >= lo) and (hi is None or value <= hi)
-    if not ok:
-        left = "(" if lo_open else "["
-        raise ValueError(f"{name} must be a finite number in {left}{lo}, {hi if hi is not None else 'inf'}], got {value}")
-
-
-def _validate(model, task, strategy, steps, batch_size, lr, seed, eval_every, eval_n, eval_seed, progress, cache,
-              weight_decay, warmup_steps, lr_schedule, min_lr_ratio, grad_clip, steps_per_epoch, compile, amp):
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if not isinstance(task, Task):
-        raise TypeError(f"task must be a handbook_utils.tasks.Task, got {type(task).__name__}")
-    if not callable(getattr(strategy, "loss", None)):
-        raise TypeError(f"strategy must have a loss(model, batch, epoch) method, got {type(strategy).__name__}")
-    vocab = getattr(model, "vocab_size", None)
-    if vocab is not None and vocab != task.tokenizer.vocab_size:
-        raise ValueError(f"model has vocab_size {vocab} but task's tokenizer has {task.tokenizer.vocab_size}")
+def _check_pairing(model, task, strategy) -> None:
+    checks.instance("model", model, nn.Module, "torch.nn.Module")
+    checks.instance("task", task, Task, "handbook_utils.tasks.Task")
+    checks.instance("strategy", strategy, Strategy, "handbook_utils.strategies.Strategy instance")
+    checks.same_vocabulary(model, task.tokenizer)
     block = getattr(model, "block_size", None)
     if block is not None and block < task.max_len:
         raise ValueError(f"model block_size {block} is shorter than the task's longest input ({task.max_len})")
-    _check_int("steps", steps, 1)
-    _check_int("batch_size", batch_size, 1)
-    _check_float("lr", lr, 0.0, lo_open=True, hi=10.0)
-    _check_int("seed", seed, 0, 2**32 - 1)
-    if eval_every is not None:
-        _check_int("eval_every", eval_every, 1)
-    _check_int("eval_n", eval_n, 1)
-    _check_int("eval_seed", eval_seed, 0)
-    if not isinstance(progress, bool):
-        raise TypeError(f"progress must be a bool, got {type(progress).__name__}")
-    if not isinstance(cache, (bool, str, os.PathLike)):
-        raise TypeError(f"cache must be a bool, str or os.PathLike, got {type(cache).__name__}")
-    _check_float("weight_decay", weight_decay, 0.0)
-    _check_int("warmup_steps", warmup_steps, 0, steps)
-    if lr_schedule not in ("constant", "cosine"):
-        raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
-    _check_float("min_lr_ratio", min_lr_ratio, 0.0, hi=1.0)
-    if grad_clip is not None:
-        _check_float("grad_clip", grad_clip, 0.0, lo_open=True)
-    _check_float("steps_per_epoch", steps_per_epoch, 0.0, lo_open=True)
-    for name, value in (("compile", compile), ("amp", amp)):
-        if not isinstance(value, bool):
-            raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+    if task.teacherless and not isinstance(strategy, TeacherForcing):
+        raise ValueError(
+            f"strategy {type(strategy).__name__} would replace the dummy inputs of a teacherless task with the "
+            "model's own tokens; a teacherless task trains with TeacherForcing() (its inputs are dummies already)"
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -182,45 +173,44 @@ def train(
     model: nn.Module,
     task: Task,
     strategy: Strategy = TeacherForcing(),
+    config: TrainConfig | None = None,
     *,
-    steps: int,
-    batch_size: int,
-    lr: float,
-    seed: int,
     device=None,
-    eval_every: int | None = None,
-    eval_n: int = 256,
-    eval_seed: int = 12345,
     progress: bool = True,
     cache: bool | str | os.PathLike = True,
-    weight_decay: float = 0.0,
-    warmup_steps: int = 0,
-    lr_schedule: str = "cosine",
-    min_lr_ratio: float = 0.1,
-    grad_clip: float | None = 1.0,
-    steps_per_epoch: float = 100,
-    compile: bool = False,
-    amp: bool = True,
+    **settings,
 ) -> History:
     """Train ``model`` in place on fresh batches of ``task`` with ``strategy``; return its History.
 
-    ``eval_every`` runs :func:`~handbook_utils.metrics.evaluate` on ``eval_n`` fixed examples
-    (``eval_seed``) every that many steps and after the last one. ``cache`` is True (default
-    directory), False, or a directory; on a hit the stored weights are loaded into ``model`` and the
-    stored History is returned with ``from_cache=True``.
+    The training arguments are a :class:`TrainConfig`, given as ``config`` or as keywords of the same
+    names (``train(model, task, steps=300, batch_size=32, lr=5e-3, seed=0)``); keywords override
+    fields of ``config``. ``eval_every`` runs :func:`~handbook_utils.metrics.evaluate` on ``eval_n``
+    fixed examples (``eval_seed``) every that many steps and after the last one. ``cache`` is True
+    (default directory), False, or a directory; on a hit the stored weights are loaded into ``model``
+    and the stored History is returned with ``from_cache=True``. Either way the global random
+    generators are left seeded from ``seed``, so code that samples afterwards behaves the same after a
+    cold and a warm run. On the CPU the thread count is part of the cache key (it changes the weights).
     """
-    _validate(model, task, strategy, steps, batch_size, lr, seed, eval_every, eval_n, eval_seed, progress, cache,
-              weight_decay, warmup_steps, lr_schedule, min_lr_ratio, grad_clip, steps_per_epoch, compile, amp)
+    unknown = set(settings) - TrainConfig.field_names()
+    if unknown:
+        raise TypeError(f"train() got unknown arguments {sorted(unknown)}; known: {sorted(TrainConfig.field_names())}")
+    if config is None:
+        config = TrainConfig(**settings)
+    else:
+        checks.instance("config", config, TrainConfig)
+        config = dataclasses.replace(config, **settings)
+    _check_pairing(model, task, strategy)
+    checks.boolean("progress", progress)
+    if not isinstance(cache, (bool, str, os.PathLike)):
+        raise TypeError(f"cache must be a bool, str or os.PathLike, got {type(cache).__name__}")
     try:
         device = get_device(device)
     except ValueError as err:
         raise ValueError(f"device: {err}") from None
-    if compile and device.type != "cuda":
+    if config.compile and device.type != "cuda":
         warnings.warn("compile=True only takes effect on CUDA; training uncompiled", stacklevel=2)
-        compile = False
-    settings = {
-        "package_version": __version__,
-        "torch_version": torch.__version__,
+        config = dataclasses.replace(config, compile=False)
+    settings_key = {
         "model": {
             "class": f"{type(model).__module__}.{type(model).__qualname__}",
             "config": getattr(model, "config", None),
@@ -228,58 +218,73 @@ def train(
         },
         "task": task,
         "strategy": strategy,
-        "train": dict(
-            steps=steps, batch_size=batch_size, lr=lr, seed=seed, eval_every=eval_every, eval_n=eval_n,
-            eval_seed=eval_seed, weight_decay=weight_decay, warmup_steps=warmup_steps, lr_schedule=lr_schedule,
-            min_lr_ratio=min_lr_ratio, grad_clip=grad_clip, steps_per_epoch=steps_per_epoch, compile=compile, amp=amp,
-        ),
+        "train": config,
         "device": device.type,
+        "threads": torch.get_num_threads() if device.type == "cpu" else None,
     }
-    config = cache_lib.describe(settings, strict=cache is not False)  # fails early if the cache can't hash it
+    described = cache_lib.describe(settings_key, strict=cache is not False)  # fails early if it can't hash
+    directory = None
     if cache is not False:
         directory = cache_lib.cache_dir(None if cache is True else cache)
-        key = cache_lib.make_key(config)
-        stored = cache_lib.load(key, model, directory, config)
+        key = cache_lib.make_key(described)
+        stored = cache_lib.load_model(key, model, directory, described)
         if stored is not None:
             model.to(device)
+            seed_everything(config.seed)
             return History.from_dict(stored, from_cache=True)
+        problem = cache_lib.writable_problem(directory)
+        if problem:
+            warnings.warn(f"the cache directory {directory} is not writable ({problem}); training without "
+                          "caching the result", stacklevel=2)
+            directory = None
+    history = _run(model, task, strategy, config, device, progress, described)
+    if directory is not None:
+        cache_lib.save_model(key, model, history.to_dict(), directory, described)
+    seed_everything(config.seed)
+    return history
 
-    seed_everything(seed)
-    data_rng = torch.Generator().manual_seed(seed)  # data order independent of model-side randomness
+
+def _run(model, task: Task, strategy: Strategy, c: TrainConfig, device, progress: bool, described) -> History:
+    """The loop itself: one fresh batch per step, loss, backward, clip, step."""
+    seed_everything(c.seed)
+    data_rng = torch.Generator().manual_seed(c.seed)  # data order independent of model-side randomness
     model.to(device)
     model.train()
-    fwd = torch.compile(model) if compile else model
-    optimizer = configure_optimizer(model, lr, weight_decay)
-    history = History(steps=[], losses=[], evals=[], wall_time_s=0.0, config=config)
-    bar = tqdm(range(steps), disable=not (progress and _PROGRESS), desc=type(strategy).__name__, leave=False)
+    fwd = torch.compile(model) if c.compile else model
+    optimizer = configure_optimizer(model, c.lr, c.weight_decay)
+    history = History(steps=[], losses=[], evals=[], wall_time_s=0.0, config=described)
+    bar = tqdm(range(c.steps), disable=not (progress and progress_enabled()), desc=type(strategy).__name__,
+               leave=False)
     t0 = time.perf_counter()
     for step in bar:
-        epoch = step / steps_per_epoch
-        lr_now = lr_at(step, steps, lr, warmup_steps, lr_schedule, min_lr_ratio)
+        epoch = step / c.steps_per_epoch
+        lr_now = lr_at(step, c.steps, c.lr, c.warmup_steps, c.lr_schedule, c.min_lr_ratio)
         for group in optimizer.param_groups:
             group["lr"] = lr_now
         step_seed = int(torch.randint(0, 2**31 - 1, (1,), generator=data_rng))
-        batch = task.batch(_sample(task, batch_size, step_seed, epoch), device=device)
-        with _autocast(device, amp):
+        batch = task.batch(task.sample_at(c.batch_size, step_seed, epoch), device=device)
+        with _autocast(device, c.amp):
             loss = strategy.loss(fwd, batch, epoch)
+        value = loss.item()
+        if not math.isfinite(value):  # before backward and step: the model keeps its last finite weights
+            clip = f"grad_clip is {c.grad_clip}" if c.grad_clip is not None else "grad_clip is off"
+            raise FloatingPointError(
+                f"loss became {value} at step {step + 1} of {c.steps}; the model keeps the weights of the step "
+                f"before. Lower lr (now {c.lr:g}; {clip})."
+            )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        if c.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), c.grad_clip)
         optimizer.step()
-        value = loss.item()
-        if not math.isfinite(value):
-            raise FloatingPointError(f"loss became {value} at step {step}; lower lr or enable grad_clip")
         history.steps.append(step + 1)
         history.losses.append(value)
         history.lrs.append(lr_now)
         if step % 10 == 0:
             bar.set_postfix(loss=f"{value:.4f}")
-        if eval_every is not None and ((step + 1) % eval_every == 0 or step + 1 == steps):
-            history.evals.append((step + 1, evaluate(model, task, eval_n, eval_seed)))
+        if c.eval_every is not None and ((step + 1) % c.eval_every == 0 or step + 1 == c.steps):
+            history.evals.append((step + 1, evaluate(model, task, c.eval_n, c.eval_seed)))
             model.train()
     history.wall_time_s = time.perf_counter() - t0
     bar.close()
-    if cache is not False:
-        cache_lib.save(key, model, history.to_dict(), directory, config)
     return history

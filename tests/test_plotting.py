@@ -16,7 +16,7 @@ from handbook_utils.plotting import (  # noqa: E402
     plot_proof_contrast,
     use_book_style,
 )
-from handbook_utils.proofs import contrast_curve  # noqa: E402
+from handbook_utils.chapters.ch01_proofs import contrast_curve  # noqa: E402
 
 
 @pytest.fixture(scope="module")

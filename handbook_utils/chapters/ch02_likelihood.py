@@ -29,8 +29,7 @@ import copy
 import itertools
 import math
 import statistics
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
@@ -39,10 +38,18 @@ import torch.nn.functional as F
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .generation import check_model, generate_ids
-from .plotting import COLORS, PALETTE, new_axes
-from .strategies import masked_cross_entropy
-from .tasks import Example, Task, Tokenizer
+from .. import checks
+from ..generation import (
+    beam_search,
+    check_model,
+    generate_ids,
+    greedy_decode,
+    sequence_log_prob,
+)
+from ..plotting import COLORS, PALETTE, new_axes
+from ..runtime import eval_mode, time_in_turns
+from ..strategies import masked_cross_entropy
+from ..tasks import Example, Task, TwoStepTask
 
 __all__ = [
     "token_loss",
@@ -86,56 +93,12 @@ __all__ = [
 # Argument checks (a bad input fails early, naming the parameter)
 
 
-def _check_int(name: str, value, lo: int = 1, hi: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    value = int(value)
-    if value < lo or (hi is not None and value > hi):
-        raise ValueError(f"{name} must be in [{lo}, {hi if hi is not None else 'inf'}], got {value}")
-    return value
-
-
-def _check_task(task) -> None:
-    if not isinstance(task, Task):
-        raise TypeError(f"task must be a handbook_utils.tasks.Task, got {type(task).__name__}")
-
-
 def _check_examples(examples) -> list[Example]:
     if isinstance(examples, Example) or not isinstance(examples, (list, tuple)) or not examples:
         raise TypeError("examples must be a non-empty list of Example")
     for e in examples:
-        if not isinstance(e, Example):
-            raise TypeError(f"examples must hold Example objects, got {type(e).__name__}")
+        checks.instance("examples[i]", e, Example)
     return list(examples)
-
-
-def _check_ids(name: str, ids, vocab_size: int) -> list[int]:
-    if isinstance(ids, torch.Tensor):
-        ids = ids.tolist()
-    if isinstance(ids, (str, bytes)) or not isinstance(ids, Sequence) or len(ids) == 0:
-        raise TypeError(f"{name} must be a non-empty list of token ids")
-    for i in ids:
-        if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
-            raise TypeError(f"{name} must hold ints, got {type(i).__name__}")
-        if not 0 <= int(i) < vocab_size:
-            raise ValueError(f"{name} holds {i}, outside the vocabulary [0, {vocab_size})")
-    return [int(i) for i in ids]
-
-
-class _eval_mode:
-    """Put a model in eval mode for a block and restore its previous mode afterwards."""
-
-    def __init__(self, model):
-        self.model = model
-
-    def __enter__(self):
-        self.was_training = self.model.training
-        self.model.eval()
-        return self.model
-
-    def __exit__(self, *exc):
-        self.model.train(self.was_training)
-        return False
 
 
 # --------------------------------------------------------------------------------------------
@@ -186,11 +149,11 @@ class TokenScores:
 def token_scores(model, task: Task, example: Example) -> TokenScores:
     """Probability and loss of every gold target token of ``example``, read off one teacher-forced pass."""
     check_model(model)
-    _check_task(task)
+    checks.instance("task", task, Task)
     (example,) = _check_examples([example])
     device = next(model.parameters()).device
     batch = task.batch([example], device=device)
-    with _eval_mode(model):
+    with eval_mode(model):
         logp = F.log_softmax(model(batch.inputs).double(), dim=-1)[0]  # (T, V)
     mask = batch.loss_mask[0]
     gold = batch.targets[0][mask]  # (T_target,)
@@ -225,11 +188,11 @@ class LossReading:
 def read_loss(model, task: Task, examples: Sequence[Example]) -> LossReading:
     """Teacher-forced loss of ``model`` on ``examples``, with what it means as a probability."""
     check_model(model)
-    _check_task(task)
+    checks.instance("task", task, Task)
     examples = _check_examples(examples)
     device = next(model.parameters()).device
     batch = task.batch(examples, device=device)
-    with _eval_mode(model):
+    with eval_mode(model):
         logp = F.log_softmax(model(batch.inputs).double(), dim=-1)  # (B, T, V)
     mask = batch.loss_mask
     lp = logp.gather(-1, batch.targets[..., None]).squeeze(-1)  # (B, T)
@@ -259,7 +222,7 @@ def plot_cross_entropy(marks: Sequence[tuple[str, float]] = (), vocab_size: int 
     p = np.logspace(-4, 0, 400)
     ax.plot(p, -np.log(p), color=COLORS["teacher_forcing"], label=r"loss $= -\log p$")
     if vocab_size is not None:
-        _check_int("vocab_size", vocab_size, 2)
+        checks.integer("vocab_size", vocab_size, 2)
         ax.axvline(1 / vocab_size, color=COLORS["neutral"], ls=":", lw=1.2)
         ax.text(1 / vocab_size * 1.15, 8.6, f"uniform guess\nover {vocab_size} tokens", fontsize=9,
                 color="#555555", va="top")
@@ -332,9 +295,9 @@ def enumerate_continuations(model, prompt_ids, length: int, *, batch_size: int =
     """
     device = check_model(model)
     V = model.vocab_size
-    prompt = _check_ids("prompt_ids", prompt_ids, V)
-    _check_int("length", length, 1)
-    _check_int("batch_size", batch_size, 1)
+    prompt = checks.token_id_list("prompt_ids", prompt_ids, V)
+    checks.positive_int("length", length)
+    checks.positive_int("batch_size", batch_size)
     if isinstance(peek, bool) or not isinstance(peek, (int, float)) or not math.isfinite(peek) or peek < 0:
         raise ValueError(f"peek must be a finite number >= 0, got {peek!r}")
     if V**length > 2_000_000:
@@ -342,7 +305,7 @@ def enumerate_continuations(model, prompt_ids, length: int, *, batch_size: int =
     seqs = torch.tensor(list(itertools.product(range(V), repeat=length)), dtype=torch.long, device=device)
     P = len(prompt)
     out = []
-    with _eval_mode(model):
+    with eval_mode(model):
         for start in range(0, len(seqs), batch_size):
             cont = seqs[start : start + batch_size]  # (b, length)
             ids = torch.cat([torch.tensor(prompt, device=device).expand(len(cont), P), cont], 1)  # (b, P+length)
@@ -362,11 +325,11 @@ def teacher_forced_nll(model, task: Task, examples: Sequence[Example]) -> torch.
     summed per example instead of averaged over the batch. Returned in float64.
     """
     check_model(model)
-    _check_task(task)
+    checks.instance("task", task, Task)
     examples = _check_examples(examples)
     device = next(model.parameters()).device
     batch = task.batch(examples, device=device)
-    with _eval_mode(model):
+    with eval_mode(model):
         logits = _logits(model, batch.inputs)  # (B, T, V)
     nll = F.cross_entropy(logits.transpose(1, 2), batch.targets, reduction="none")  # (B, T)
     return (nll * batch.loss_mask).sum(1).cpu()
@@ -382,7 +345,7 @@ def one_token_at_a_time_nll(model, task: Task, examples: Sequence[Example]) -> t
     else (no padding). The count returned is one pass per scored token, as an unbatched loop would do.
     """
     check_model(model)
-    _check_task(task)
+    checks.instance("task", task, Task)
     examples = _check_examples(examples)
     device = next(model.parameters()).device
     groups: dict[int, list[tuple[int, list[int], int]]] = {}
@@ -393,7 +356,7 @@ def one_token_at_a_time_nll(model, task: Task, examples: Sequence[Example]) -> t
             groups.setdefault(t, []).append((b, seq[:t], seq[t]))
     total = torch.zeros(len(examples), dtype=torch.float64)
     passes = 0
-    with _eval_mode(model):
+    with eval_mode(model):
         for t, rows in sorted(groups.items()):
             ids = torch.tensor([prefix for _, prefix, _ in rows], device=device)  # (n, t)
             logp = F.log_softmax(_logits(model, ids)[:, -1], dim=-1)  # (n, V): only the last position is used
@@ -407,125 +370,6 @@ def one_token_at_a_time_nll(model, task: Task, examples: Sequence[Example]) -> t
 
 # --------------------------------------------------------------------------------------------
 # A known two-token distribution where greedy decoding misses the most probable sequence
-
-
-def _check_distribution(name: str, probs, k: int) -> tuple[float, ...]:
-    if isinstance(probs, (str, bytes)) or not isinstance(probs, Sequence) or len(probs) != k:
-        raise ValueError(f"{name} must be a sequence of {k} probabilities, got {probs!r}")
-    values = []
-    for p in probs:
-        if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not math.isfinite(p) or p < 0:
-            raise ValueError(f"{name} must hold finite probabilities >= 0, got {probs!r}")
-        values.append(float(p))
-    if abs(sum(values) - 1.0) > 1e-9:
-        raise ValueError(f"{name} must sum to 1, got {sum(values)}")
-    return tuple(values)
-
-
-@dataclass(frozen=True)
-class TwoStepTask(Task):
-    """Two-letter answers drawn from a known distribution: ``P(x1)`` then ``P(x2 | x1)``.
-
-    Prompt ``^``, target two letters from ``letters`` (then ``<eos>``). ``first`` is ``P(x1)`` over
-    the letters; ``second[i]`` is ``P(x2 | x1 = letters[i])``. Small enough to list every answer, so
-    the greedy answer and the most probable answer can be computed exactly and compared.
-    """
-
-    first: tuple[float, ...] = (0.55, 0.45, 0.0)
-    second: tuple[tuple[float, ...], ...] = ((0.4, 0.3, 0.3), (0.9, 0.05, 0.05), (1 / 3, 1 / 3, 1 / 3))
-    letters: str = "abc"
-    tokenizer: Tokenizer = field(init=False, repr=False, compare=False)
-
-    START = "^"
-
-    def __post_init__(self):
-        if not isinstance(self.letters, str) or len(self.letters) < 2 or len(set(self.letters)) != len(self.letters):
-            raise ValueError(f"letters must be a str of at least 2 distinct characters, got {self.letters!r}")
-        if self.START in self.letters:
-            raise ValueError(f"letters must not contain the start symbol {self.START!r}")
-        k = len(self.letters)
-        object.__setattr__(self, "first", _check_distribution("first", self.first, k))
-        if isinstance(self.second, (str, bytes)) or not isinstance(self.second, Sequence) or len(self.second) != k:
-            raise ValueError(f"second must hold {k} rows, one per first letter")
-        rows = tuple(_check_distribution(f"second[{i}]", row, k) for i, row in enumerate(self.second))
-        object.__setattr__(self, "second", rows)
-        object.__setattr__(self, "tokenizer", Tokenizer(self.START + self.letters))
-
-    @classmethod
-    def from_tops(cls, p_first: float, top_after_first: float, top_after_second: float) -> "TwoStepTask":
-        """The three-letter tree of the chapter's slider: ``P(a) = p_first``, ``P(b) = 1 - p_first``;
-        after ``a`` the letter ``a`` has ``top_after_first`` and the two others split the rest; after ``b``
-        the letter ``a`` has ``top_after_second``, the rest split likewise."""
-        for name, v in (("p_first", p_first), ("top_after_first", top_after_first),
-                        ("top_after_second", top_after_second)):
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
-                raise ValueError(f"{name} must be a probability in [0, 1], got {v!r}")
-        rest_a, rest_b = (1 - top_after_first) / 2, (1 - top_after_second) / 2
-        return cls(first=(p_first, 1 - p_first, 0.0),
-                   second=((top_after_first, rest_a, rest_a), (top_after_second, rest_b, rest_b),
-                           (1 / 3, 1 / 3, 1 / 3)))
-
-    # the Task interface
-    def _draw(self, rng) -> Example:
-        x1 = rng.choices(range(len(self.letters)), weights=self.first)[0]
-        x2 = rng.choices(range(len(self.letters)), weights=self.second[x1])[0]
-        return Example(self.START, self.letters[x1] + self.letters[x2])
-
-    def _longest(self) -> Example:
-        return Example(self.START, self.letters[0] * 2)
-
-    # the exact answers
-    def joint(self) -> dict[str, float]:
-        """P(x1 x2) for every two-letter answer, by the chain rule."""
-        L = self.letters
-        return {L[i] + L[j]: self.first[i] * self.second[i][j] for i in range(len(L)) for j in range(len(L))}
-
-    def greedy(self) -> tuple[str, float]:
-        """The answer greedy decoding writes (the likelier letter, then the likelier letter), and its probability."""
-        i = int(np.argmax(self.first))
-        j = int(np.argmax(self.second[i]))
-        answer = self.letters[i] + self.letters[j]
-        return answer, self.joint()[answer]
-
-    def best(self) -> tuple[str, float]:
-        """The most probable answer (by listing them all), and its probability."""
-        joint = self.joint()
-        answer = max(joint, key=lambda a: (joint[a], -list(joint).index(a)))
-        return answer, joint[answer]
-
-
-@torch.no_grad()
-def greedy_decode(model, prompt_ids, length: int) -> tuple[list[int], float]:
-    """Greedy continuation of ``length`` tokens (no stopping) and its log-probability under the model."""
-    check_model(model)
-    prompt = _check_ids("prompt_ids", prompt_ids, model.vocab_size)
-    _check_int("length", length, 1)
-    out = generate_ids(model, [prompt], length, greedy=True)[0]
-    return out, float(_sequence_log_probs(model, prompt, torch.tensor([out]))[0])
-
-
-@torch.no_grad()
-def beam_search(model, prompt_ids, length: int, width: int) -> tuple[list[int], float]:
-    """Keep the ``width`` most probable prefixes at every step; return the best continuation and its log-prob.
-
-    ``width=1`` is greedy decoding. A wider beam searches more of the tree, and with ``width >= V**(length-1)``
-    it is exact. Unlike greedy it may pick a first token that is not the most probable one.
-    """
-    device = check_model(model)
-    V = model.vocab_size
-    prompt = _check_ids("prompt_ids", prompt_ids, V)
-    _check_int("length", length, 1)
-    _check_int("width", width, 1)
-    beams: list[tuple[list[int], float]] = [([], 0.0)]
-    with _eval_mode(model):
-        for _ in range(length):
-            ids = torch.tensor([prompt + seq for seq, _ in beams], device=device)  # (k, P + t)
-            logp = F.log_softmax(_logits(model, ids)[:, -1], dim=-1).cpu()  # (k, V)
-            candidates = [(seq + [v], score + float(logp[i, v])) for i, (seq, score) in enumerate(beams)
-                          for v in range(V)]
-            candidates.sort(key=lambda c: -c[1])  # stable: ties keep the lower token id
-            beams = candidates[:width]
-    return beams[0]
 
 
 def _tree_layout(task: TwoStepTask):
@@ -629,7 +473,7 @@ def one_pass_vs_separate_passes(model, ids: torch.Tensor) -> CausalCheck:
         raise TypeError("ids must be a (B, T) long tensor")
     ids = ids.to(device)
     B, T = ids.shape
-    with _eval_mode(model):
+    with eval_mode(model):
         one = _logits(model, ids)  # (B, T, V)
         separate = torch.stack([_logits(model, ids[:, : t + 1])[:, -1] for t in range(T)], dim=1)  # (B, T, V)
     return CausalCheck(B, T, float((one - separate).abs().max()), float(one.abs().max()), 1, T)
@@ -645,12 +489,12 @@ def future_change_check(model, ids: torch.Tensor, position: int, seed: int = 0) 
     if not isinstance(ids, torch.Tensor) or ids.dim() != 2 or ids.dtype != torch.long:
         raise TypeError("ids must be a (B, T) long tensor")
     ids = ids.to(device)
-    _check_int("position", position, 1, ids.shape[1] - 1)
-    g = torch.Generator().manual_seed(_check_int("seed", seed, 0))
+    checks.integer("position", position, 1, ids.shape[1] - 1)
+    g = torch.Generator().manual_seed(checks.non_negative_int("seed", seed))
     changed = ids.clone()
     noise = torch.randint(1, model.vocab_size, ids[:, position:].shape, generator=g).to(ids.device)
     changed[:, position:] = (ids[:, position:] + noise) % model.vocab_size  # every later token differs
-    with _eval_mode(model):
+    with eval_mode(model):
         a, b = _logits(model, ids), _logits(model, changed)
     diff = (a - b).abs()
     return float(diff[:, :position].max()), float(diff[:, position:].max())
@@ -678,14 +522,14 @@ def time_one_pass_vs_separate(model, lengths: Sequence[int], *, batch_size: int 
     from other programs can only add time, so the minimum is the cleanest measurement.
     """
     device = check_model(model)
-    lengths = [_check_int("lengths", T, 1, getattr(model, "block_size", None) or 10**9) for T in lengths]
+    lengths = [checks.integer("lengths", T, 1, getattr(model, "block_size", None) or 10**9) for T in lengths]
     if not lengths:
         raise ValueError("lengths must hold at least one sequence length")
-    _check_int("batch_size", batch_size, 1)
-    _check_int("repeats", repeats, 1)
-    g = torch.Generator().manual_seed(_check_int("seed", seed, 0))
+    checks.positive_int("batch_size", batch_size)
+    checks.positive_int("repeats", repeats)
+    g = torch.Generator().manual_seed(checks.non_negative_int("seed", seed))
     one_s, sep_s = [], []
-    with _eval_mode(model):
+    with eval_mode(model):
         for T in lengths:
             ids = torch.randint(0, model.vocab_size, (batch_size, T), generator=g).to(device)
 
@@ -697,7 +541,8 @@ def time_one_pass_vs_separate(model, lengths: Sequence[int], *, batch_size: int 
                     model(ids[:, :t])
 
             one(), model(ids[:, :1])  # warm-up
-            a, b = _time_alternately(one, separate, repeats, device)
+            t = time_in_turns({"one": one, "separate": separate}, repeats, warmup=0, device=device)
+            a, b = t["one"], t["separate"]
             one_s.append(min(a))  # the least disturbed run: other work on the machine only adds time
             sep_s.append(min(b))
     return PassTiming(lengths, one_s, sep_s, batch_size, repeats)
@@ -729,7 +574,7 @@ def _sample_continuations(model, prompt: list[int], length: int, n: int, generat
     device = next(model.parameters()).device
     ids = torch.tensor(prompt, device=device).expand(n, len(prompt))
     out = []
-    with _eval_mode(model):
+    with eval_mode(model):
         logits, state = model.step(ids, None)
         for t in range(length):
             probs = torch.softmax(logits[:, -1].float(), dim=-1)  # (n, V)
@@ -741,17 +586,11 @@ def _sample_continuations(model, prompt: list[int], length: int, n: int, generat
 
 
 def _sequence_log_probs(model, prompt: list[int], seqs: torch.Tensor) -> torch.Tensor:
-    """(n,) Σ_t log P(seq_t | prompt, seq_<t) for continuations ``seqs`` (n, L); differentiable."""
+    """(n,) log P(continuation | prompt) for each row of ``seqs`` (n, L), keeping the graph."""
     device = next(model.parameters()).device
     seqs = seqs.to(device)
-    n, L = seqs.shape
-    P = len(prompt)
-    ids = torch.cat([torch.tensor(prompt, device=device).expand(n, P), seqs], 1)  # (n, P + L)
-    logits = model(ids[:, :-1])
-    if logits.dtype in (torch.float16, torch.bfloat16):
-        logits = logits.float()  # keep float32 or float64 as they are
-    logp = F.log_softmax(logits, dim=-1)[:, P - 1 :]  # (n, L, V)
-    return logp.gather(-1, seqs[..., None]).squeeze(-1).sum(1)  # (n,)
+    ids = torch.cat([torch.tensor(prompt, device=device).expand(len(seqs), len(prompt)), seqs], 1)  # (n, P + L)
+    return sequence_log_prob(model, ids, len(prompt), grad=True)
 
 
 def sequence_log_probs(model, prompt_ids, seqs: torch.Tensor) -> torch.Tensor:
@@ -760,7 +599,7 @@ def sequence_log_probs(model, prompt_ids, seqs: torch.Tensor) -> torch.Tensor:
     Unlike :func:`handbook_utils.metrics.sequence_log_prob` this keeps the graph, so it can be backpropagated.
     """
     check_model(model)
-    prompt = _check_ids("prompt_ids", prompt_ids, model.vocab_size)
+    prompt = checks.token_id_list("prompt_ids", prompt_ids, model.vocab_size)
     if not isinstance(seqs, torch.Tensor) or seqs.dim() != 2 or seqs.dtype != torch.long or seqs.shape[0] == 0:
         raise TypeError("seqs must be a non-empty (n, L) long tensor")
     return _sequence_log_probs(model, prompt, seqs)
@@ -786,10 +625,10 @@ def exact_reward_gradient(model, prompt_ids, target_ids, reward: Callable = matc
     ``J = Σ_y R(y) P(y)`` is differentiated by autograd. Returns ``(J, flat gradient)``.
     """
     check_model(model)
-    prompt = _check_ids("prompt_ids", prompt_ids, model.vocab_size)
-    target = torch.tensor(_check_ids("target_ids", target_ids, model.vocab_size))
+    prompt = checks.token_id_list("prompt_ids", prompt_ids, model.vocab_size)
+    target = torch.tensor(checks.token_id_list("target_ids", target_ids, model.vocab_size))
     seqs, _ = enumerate_continuations(model, prompt, len(target))
-    with _eval_mode(model):
+    with eval_mode(model):
         model.zero_grad(set_to_none=True)
         logp = _sequence_log_probs(model, prompt, seqs).double()  # (N,)
         J = (reward(seqs, target).to(logp.device) * logp.exp()).sum()
@@ -809,16 +648,16 @@ def reinforce_gradient(model, prompt_ids, target_ids, n_samples: int, *, generat
     otherwise ``b_i = 0``. Returns the flat gradient estimate.
     """
     check_model(model)
-    prompt = _check_ids("prompt_ids", prompt_ids, model.vocab_size)
-    target = torch.tensor(_check_ids("target_ids", target_ids, model.vocab_size))
-    n = _check_int("n_samples", n_samples, 2 if baseline else 1)
+    prompt = checks.token_id_list("prompt_ids", prompt_ids, model.vocab_size)
+    target = torch.tensor(checks.token_id_list("target_ids", target_ids, model.vocab_size))
+    n = checks.integer("n_samples", n_samples, 2 if baseline else 1)
     if not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
     seqs = _sample_continuations(model, prompt, len(target), n, generator)  # (n, L): no graph behind them
     R = reward(seqs, target)  # (n,)
     if baseline:
         R = R - (R.sum() - R) / (n - 1)  # leave-one-out mean
-    with _eval_mode(model):
+    with eval_mode(model):
         model.zero_grad(set_to_none=True)
         logp = _sequence_log_probs(model, prompt, seqs).double()
         surrogate = (R.to(logp.device) * logp).mean()
@@ -846,11 +685,11 @@ def reinforce_error_curve(model, prompt_ids, target_ids, n_samples: Sequence[int
                           seed: int = 0) -> ReinforceCurve:
     """How far the REINFORCE estimate is from the exact gradient, for each sample count in ``n_samples``."""
     check_model(model)
-    ns = [_check_int("n_samples", n, 2) for n in n_samples]
+    ns = [checks.integer("n_samples", n, 2) for n in n_samples]
     if not ns:
         raise ValueError("n_samples must hold at least one sample count")
-    _check_int("repeats", repeats, 1)
-    g_seed = _check_int("seed", seed, 0)
+    checks.positive_int("repeats", repeats)
+    g_seed = checks.non_negative_int("seed", seed)
     J, exact = exact_reward_gradient(model, prompt_ids, target_ids)
     norm = float(exact.norm())
     if norm == 0:
@@ -903,16 +742,16 @@ def exact_match_signal(model, task: Task, example: Example, n_samples: int, seed
     Compared with the teacher-forced gradient of ``-log P(target | prompt)`` for the same example.
     """
     check_model(model)
-    _check_task(task)
+    checks.instance("task", task, Task)
     (example,) = _check_examples([example])
-    n = _check_int("n_samples", n_samples, 1)
+    n = checks.positive_int("n_samples", n_samples)
     prompt, target = task.encode(example)
     device = next(model.parameters()).device
-    generator = torch.Generator(device=device).manual_seed(_check_int("seed", seed, 0))
+    generator = torch.Generator(device=device).manual_seed(checks.non_negative_int("seed", seed))
     seqs = _sample_continuations(model, prompt, len(target), n, generator)  # (n, L), L = target + <eos>
     tgt = torch.tensor(target)
     R = (seqs == tgt[None]).all(1).double()  # (n,) exact match, <eos> included
-    with _eval_mode(model):
+    with eval_mode(model):
         model.zero_grad(set_to_none=True)
         (R.to(device) * _sequence_log_probs(model, prompt, seqs).double()).mean().backward()
         g_rl = float(_flat_grad(model).norm())
@@ -946,10 +785,10 @@ def time_updates(model, task: Task, *, batch_size: int = 32, repeats: int = 5, s
     pass, backward the REINFORCE surrogate. Forward passes are counted with a hook on the embedding.
     """
     device = check_model(model)
-    _check_task(task)
-    _check_int("batch_size", batch_size, 1)
-    _check_int("repeats", repeats, 1)
-    examples = task.sample(batch_size, _check_int("seed", seed, 0))
+    checks.instance("task", task, Task)
+    checks.positive_int("batch_size", batch_size)
+    checks.positive_int("repeats", repeats)
+    examples = task.sample(batch_size, checks.non_negative_int("seed", seed))
     batch = task.batch(examples, device=device)
     prompts, targets = zip(*(task.encode(e) for e in examples))
     budgets = [len(t) for t in targets]
@@ -979,24 +818,12 @@ def time_updates(model, task: Task, *, batch_size: int = 32, repeats: int = 5, s
         return calls[0]
 
     try:
-        with _eval_mode(model):
+        with eval_mode(model):
             passes_tf, passes_gc = count(tf_update), count(gc_update)
-            a, b = _time_alternately(tf_update, gc_update, repeats, device)
+            t = time_in_turns({"tf": tf_update, "gc": gc_update}, repeats, warmup=0, device=device)
+            a, b = t["tf"], t["gc"]
             model.zero_grad(set_to_none=True)
     finally:
         if hook is not None:
             hook.remove()
     return UpdateTiming(batch_size, min(a), min(b), passes_tf, passes_gc)
-
-
-def _time_alternately(first, second, repeats: int, device) -> tuple[list[float], list[float]]:
-    """Seconds per call of ``first`` and ``second``, timed in turn so machine noise hits both alike."""
-    times_first, times_second = [], []
-    for _ in range(repeats):
-        for fn, times in ((first, times_first), (second, times_second)):
-            start = time.perf_counter()
-            fn()
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            times.append(time.perf_counter() - start)
-    return times_first, times_second

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from handbook_utils.proofs import (
+from handbook_utils.chapters.ch01_proofs import (
     PROOFS,
     Phase,
     Proof,

@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 from matplotlib.figure import Figure
 
-from handbook_utils import exposure as xb
+from handbook_utils.chapters import ch04_exposure as xb
 from handbook_utils.metrics import Evaluation, InjectedExample, evaluate
 from handbook_utils.models import GPTConfig, make_model
 from handbook_utils.tasks import AdditionChainTask, MarkovTask

@@ -17,7 +17,7 @@ from hypothesis import assume, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from handbook_utils import schedules as S  # noqa: E402
-from handbook_utils import schedule_tuning as T  # noqa: E402
+from handbook_utils.chapters import ch05_schedule_tuning as T  # noqa: E402
 
 targets = st.floats(0.01, 0.99)
 at_epochs = st.floats(1.0, 1000.0)

@@ -13,7 +13,7 @@ import torch.nn as nn
 from matplotlib.figure import Figure
 
 from handbook_utils import cache as cache_lib
-from handbook_utils.likelihood import (
+from handbook_utils.chapters.ch02_likelihood import (
     TwoStepTask,
     as_float64,
     beam_search,

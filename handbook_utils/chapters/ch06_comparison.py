@@ -8,7 +8,7 @@ chapter needs so that the page itself is prose and short calls.
   ``sample_at(n, seed, epoch)``. Evaluation (``sample``) always sees the full task.
 - **Arms.** An :class:`Arm` is one way of training (a strategy, optionally a curriculum);
   :func:`default_arms` gives the six the chapter compares, with the schedules solved by
-  :func:`handbook_utils.schedule_tuning.solve_schedule`.
+  :func:`handbook_utils.chapters.ch05_schedule_tuning.solve_schedule`.
 - **Settings.** :data:`SETTINGS` holds a ``"quick"`` setting (what the book is built with: the
   whole grid is about a minute of CPU time, shared by two processes) and a ``"full"`` one (the
   model and task of the shared addition recipe of :mod:`handbook_utils.recipes`, five seeds; an
@@ -36,7 +36,6 @@ import contextlib
 import json
 import math
 import os
-import re
 import statistics
 import time
 import warnings
@@ -51,22 +50,23 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from . import __version__
-from . import cache as cache_lib
-from .metrics import inject_error_and_continue
-from .plotting import COLORS, PALETTE, new_axes
-from .recipes import Recipe
-from .schedule_tuning import SCHEDULE_COLORS, solve_schedule
-from .strategies import (
+from .. import __version__
+from .. import cache as cache_lib
+from ..metrics import InjectedExample, inject_error_and_continue
+from ..plotting import COLORS, PALETTE, new_axes
+from ..recipes import Recipe
+from ..runtime import cpu_threads, eval_mode, time_in_turns
+from ..strategies import (
     AlwaysSampling,
     Draws,
-    _choose,
     ScheduledSampling,
     Strategy,
     TeacherForcing,
+    _choose,
     sequential_inputs_and_logits,
 )
-from .tasks import AdditionChainTask, Batch
+from ..tasks import AdditionChainTask, Batch, CurriculumTask
+from .ch05_schedule_tuning import SCHEDULE_COLORS, solve_schedule
 
 __all__ = [
     "ARM_COLORS",
@@ -83,7 +83,6 @@ __all__ = [
     "Grid",
     "RunResult",
     "Stat",
-    "answer_follows_chain",
     "chain_agreement",
     "default_arms",
     "fed_tokens_text",
@@ -108,69 +107,6 @@ __all__ = [
 ]
 
 RESULT_FORMAT = 2  # bump when RunResult changes meaning: old JSON entries are then ignored
-
-
-# --------------------------------------------------------------------------------------------
-# Curriculum learning as a task
-
-
-@dataclass(frozen=True)
-class CurriculumTask(AdditionChainTask):
-    """Addition chains whose *training* data start short and grow: one stage per chain length.
-
-    With ``n_terms=(lo, hi)`` the longest chain allowed at epoch ``e`` is
-    ``lo + floor((hi − lo) · e / full_at_epoch)``, so training sees only ``lo``-term chains first,
-    then ``lo`` to ``lo + 1`` terms, and so on; from ``full_at_epoch`` on it sees the whole task.
-    Earlier lengths stay in the mix (each stage includes the previous ones), so nothing learnt
-    early is dropped later.
-
-    Only :meth:`sample_at` (which :func:`handbook_utils.training.train` prefers while training)
-    follows the curriculum. :meth:`sample`, used for evaluation, draws from the full task, with
-    the same examples as ``AdditionChainTask(n_terms, max_value)``: models trained with and without
-    a curriculum are measured on the same questions.
-    """
-
-    full_at_epoch: float = 60.0
-
-    def __post_init__(self):
-        super().__post_init__()
-        value = self.full_at_epoch
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError(f"full_at_epoch must be a number, got {type(value).__name__}")
-        if not math.isfinite(value) or value <= 0:
-            raise ValueError(f"full_at_epoch must be a finite number > 0, got {value}")
-
-    @classmethod
-    def wrap(cls, task: AdditionChainTask, full_at_epoch: float = 60.0) -> CurriculumTask:
-        """The curriculum version of ``task`` (same chains, same evaluation set)."""
-        if not isinstance(task, AdditionChainTask):
-            raise TypeError(f"task must be an AdditionChainTask, got {type(task).__name__}")
-        if isinstance(task, CurriculumTask):
-            raise TypeError("task is already a CurriculumTask")
-        return cls(n_terms=task.n_terms, max_value=task.max_value, full_at_epoch=full_at_epoch)
-
-    @property
-    def base(self) -> AdditionChainTask:
-        """The task without the curriculum."""
-        return AdditionChainTask(n_terms=self.n_terms, max_value=self.max_value)
-
-    def n_terms_at(self, epoch: float) -> tuple[int, int]:
-        """``(shortest, longest)`` number of terms drawn at training time ``epoch``."""
-        if isinstance(epoch, bool) or not isinstance(epoch, (int, float)) or not math.isfinite(epoch):
-            raise TypeError(f"epoch must be a finite number, got {epoch!r}")
-        if epoch < 0:
-            raise ValueError(f"epoch must be >= 0, got {epoch}")
-        lo, hi = self.n_terms
-        if epoch >= self.full_at_epoch:
-            return lo, hi
-        return lo, min(hi, lo + int((hi - lo) * epoch / self.full_at_epoch))
-
-    def sample_at(self, n: int, seed: int, epoch: float):
-        """``n`` training examples for time ``epoch``: chains of :meth:`n_terms_at` terms."""
-        lo, hi = self.n_terms_at(epoch)
-        if (lo, hi) == self.n_terms:
-            return self.sample(n, seed)
-        return AdditionChainTask(n_terms=(lo, hi), max_value=self.max_value).sample(n, seed)
 
 
 # --------------------------------------------------------------------------------------------
@@ -461,24 +397,11 @@ def survival_curve(first_errors: Sequence[int | None], length: int) -> list[floa
     return [sum(e is None or e > t for e in first_errors) / n for t in range(length)]
 
 
-_CHAIN_END = re.compile(r"=(\d+)</think>(\d+)$")
-
-
-def answer_follows_chain(output: str) -> bool | None:
-    """Does the answer after ``</think>`` repeat the last number of the chain before it?
-
-    ``None`` when ``output`` does not end in ``…=<number></think><number>`` (a malformed answer).
-    A model that uses its notes writes the answer its chain arrived at, right or wrong.
-    """
-    if not isinstance(output, str):
-        raise TypeError(f"output must be a str, got {type(output).__name__}")
-    m = _CHAIN_END.search(output)
-    return None if m is None else m.group(1) == m.group(2)
-
-
-def chain_agreement(outputs: Sequence[str]) -> float:
-    """Share of well-formed ``outputs`` whose answer repeats the end of their own chain (nan if none)."""
-    verdicts = [v for v in map(answer_follows_chain, outputs) if v is not None]
+def chain_agreement(examples: Sequence[InjectedExample]) -> float:
+    """Share of well-formed injected answers whose final answer repeats the end of their own chain
+    (nan if none is well formed): a model that uses its notes writes what its chain arrived at."""
+    verdicts = [c.answer_follows_chain for c in (AdditionChainTask.check_chain(e.prompt, e.output) for e in examples)
+                if c.well_formed]
     return sum(verdicts) / len(verdicts) if verdicts else float("nan")
 
 
@@ -522,7 +445,7 @@ def run_one(
         survival=survival_curve(ev.first_error_positions, len(ev.per_position_free_accuracy)),
         recovery=injection.recovery_rate,
         followed_error=injection.followed_error_rate,
-        answer_follows_chain=chain_agreement([e.output for e in injection.examples]),
+        answer_follows_chain=chain_agreement(injection.examples),
         wall_time_s=history.wall_time_s,
         eval_steps=[s for s, _ in history.evals],
         eval_tf_loss=[e.tf_loss for _, e in history.evals],
@@ -591,7 +514,7 @@ def _run_in_workers(jobs: list[dict], workers: int) -> list[dict]:
     env = dict(os.environ)
     root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    code = "import sys; from handbook_utils.comparison import _worker_main; _worker_main(sys.argv[1], sys.argv[2])"
+    code = "import sys; from handbook_utils.chapters.ch06_comparison import _worker_main; _worker_main(sys.argv[1], sys.argv[2])"
     results: list[dict | None] = [None] * len(jobs)
     with tempfile.TemporaryDirectory(prefix="comparison-") as tmp:
         procs = []
@@ -645,7 +568,7 @@ class Grid:
 
 
 def _default_workers() -> int:
-    from .device import get_device
+    from ..device import get_device
 
     if get_device().type != "cpu":
         return 1  # one accelerator: runs queue on it anyway
@@ -927,7 +850,7 @@ def step_costs(
     """
     import copy
 
-    from .training import configure_optimizer
+    from ..training import configure_optimizer
 
     if not strategies:
         raise ValueError("strategies must not be empty")
@@ -947,16 +870,8 @@ def step_costs(
             opt.step()
 
         steps[name] = step
-    times: dict[str, list[float]] = {name: [] for name in steps}
-    with _one_thread():
-        for _ in range(warmup):
-            for step in steps.values():
-                step()
-        for _ in range(repeats):
-            for name, step in steps.items():
-                t0 = time.perf_counter()
-                step()
-                times[name].append(time.perf_counter() - t0)
+    with cpu_threads(1):
+        times = time_in_turns(steps, repeats, warmup=warmup)
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
@@ -984,9 +899,7 @@ def passes_agreement(model, batch: Batch, p: float, max_passes: int, *, seed: in
         raise TypeError(f"batch must be a Batch, got {type(batch).__name__}")
     if isinstance(max_passes, bool) or not isinstance(max_passes, int) or max_passes < 1:
         raise ValueError(f"max_passes must be an int >= 1, got {max_passes!r}")
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         with _one_thread():
             draws = Draws.sample(batch, model.vocab_size, float(p), mix, torch.Generator().manual_seed(seed))
             _, fed_seq = sequential_inputs_and_logits(model, batch, draws)
@@ -1005,8 +918,6 @@ def passes_agreement(model, batch: Batch, p: float, max_passes: int, *, seed: in
                     break
             tokens += [1.0] * (max_passes - len(tokens))
             rows += [1.0] * (max_passes - len(rows))
-    finally:
-        model.train(was_training)
     return PassesAgreement(tuple(range(1, max_passes + 1)), tuple(tokens), tuple(rows), batch.inputs.shape[1])
 
 

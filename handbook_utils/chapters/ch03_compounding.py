@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import html
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -34,10 +33,11 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .generation import check_model
-from .metrics import Evaluation, evaluate
-from .plotting import COLORS, PALETTE, new_axes
-from .tasks import AdditionChainTask, Example, Task, addition_chain
+from ..generation import check_model
+from ..metrics import Evaluation, evaluate
+from ..plotting import COLORS, PALETTE, new_axes
+from ..runtime import eval_mode
+from ..tasks import KINDS, AdditionChainTask, Example, Task
 
 __all__ = [
     "sequence_success",
@@ -240,18 +240,14 @@ def teacher_forced_errors(model, task: Task, n: int, seed: int, *, batch_size: i
     if not isinstance(task, Task):
         raise TypeError(f"task must be a handbook_utils.tasks.Task, got {type(task).__name__}")
     examples = task.sample(n, seed)
-    was_training = model.training
-    model.eval()
     correct = []
-    try:
+    with eval_mode(model):
         for start in range(0, n, batch_size):
             chunk = examples[start : start + batch_size]
             batch = task.batch(chunk, device=device)
             hits = (model(batch.inputs).argmax(-1) == batch.targets).cpu()  # (B, T)
             mask = batch.loss_mask.cpu()
             correct += [hits[b][mask[b]].numpy().astype(bool) for b in range(len(chunk))]
-    finally:
-        model.train(was_training)
     return TokenErrors(examples, correct)
 
 
@@ -450,32 +446,7 @@ def plot_training_curves(history, stage_ends: Sequence[int] = (), ax: Axes | Non
 # Where the errors are, and what the first one does
 
 
-def position_kinds(target: str) -> list[str]:
-    """A label for every target character of an addition chain, and one for ``<eos>``.
-
-    ``"copy"``: the first line, copied from the prompt; ``"sum"``: the first number of a later
-    line, the result of an addition; ``"carry"``: the other numbers of a later line, copied from
-    the line before; ``"answer"``: the number after ``</think>``; ``"markup"``: ``<think>``,
-    ``</think>``, ``+``, ``=`` and ``<eos>``.
-    """
-    if not target.startswith("<think>") or "</think>" not in target:
-        raise ValueError(f"target is not an addition chain: {target!r}")
-    kinds = ["markup"] * len("<think>")
-    body_end = target.index("</think>")
-    body = target[len("<think>") : body_end]
-    for line_no, line in enumerate(body.split("=")):
-        for term_no, term in enumerate(line.split("+")):
-            if term_no:
-                kinds.append("markup")  # the '+'
-            kind = "copy" if line_no == 0 else ("sum" if term_no == 0 else "carry")
-            kinds += [kind] * len(term)
-        kinds.append("markup")  # the '=' (or, after the last line, the first char of </think>)
-    kinds = kinds[:body_end] + ["markup"] * len("</think>")
-    kinds += ["answer"] * (len(target) - len(kinds))
-    return kinds + ["markup"]  # <eos>
-
-
-KINDS = ("copy", "sum", "carry", "answer", "markup")
+position_kinds = AdditionChainTask.position_kinds
 
 
 def error_rates_by_kind(errors: TokenErrors) -> dict[str, tuple[int, int, float]]:
@@ -507,11 +478,6 @@ def first_error_index(target: str, output: str) -> int | None:
     return None if len(target) == len(output) else min(len(target), len(output))
 
 
-def _answer_of(text: str) -> str | None:
-    m = re.search(r"</think>(\d+)$", text)
-    return m.group(1) if m else None
-
-
 def first_error_html(prompt: str, target: str, output: str) -> str:
     """Aligned monospace lines: what the model wrote (first wrong character highlighted, the rest
     of its answer in the free-running colour), the correct answer, and a verdict on the final answer."""
@@ -527,7 +493,7 @@ def first_error_html(prompt: str, target: str, output: str) -> str:
             f'<span style="background:{fr};color:white;font-weight:bold;padding:0 1px">{esc(bad)}</span>'
             f'<span style="color:{fr}">{esc(output[i + 1:])}</span>'
         )
-    got, want = _answer_of(output), _answer_of(target)
+    got, want = AdditionChainTask.answer_of(output), AdditionChainTask.answer_of(target)
     if got is None:
         verdict = "no final answer"
     elif got == want:
@@ -554,8 +520,8 @@ def pick_failures(examples: Sequence[Example], outputs: Sequence[str], k: int = 
               for j, (e, o) in enumerate(zip(examples, outputs)) if o != e.target]
     failed.sort(key=lambda t: (t[0], t[1]))
     picks: list[tuple[int, int, Example, str]] = []
-    wrong_answer = [f for f in failed if _answer_of(f[3]) != _answer_of(f[2].target)]
-    right_answer = [f for f in failed if _answer_of(f[3]) == _answer_of(f[2].target)]
+    wrong_answer = [f for f in failed if AdditionChainTask.answer_of(f[3]) != AdditionChainTask.answer_of(f[2].target)]
+    right_answer = [f for f in failed if AdditionChainTask.answer_of(f[3]) == AdditionChainTask.answer_of(f[2].target)]
     for group in (wrong_answer, right_answer):
         if group and len(picks) < k:
             picks.append(group[0])
@@ -587,18 +553,6 @@ def first_error_kinds(examples: Sequence[Example], outputs: Sequence[str]) -> di
         n += 1
         counts[position_kinds(e.target)[min(i, len(e.target))]] += 1
     return {k: c / n if n else float("nan") for k, c in counts.items()}
-
-
-_CHAIN = re.compile(r"<think>(.*)</think>(\d+)$")
-
-
-def _parse_lines(body: str) -> list[list[int]] | None:
-    lines = []
-    for line in body.split("="):
-        if not re.fullmatch(r"\d+(\+\d+)*", line):
-            return None
-        lines.append([int(x) for x in line.split("+")])
-    return lines
 
 
 @dataclass
@@ -635,13 +589,13 @@ def after_first_error(examples: Sequence[Example], outputs: Sequence[str]) -> Af
         sums = [j for j in rest if kinds[j] == "sum"]
         if sums:
             later_sums.append(np.mean([j >= len(o) or o[j] != e.target[j] for j in sums]))
-        m_true, m_out = _CHAIN.match(e.target), _CHAIN.match(o)
-        wrong_answer.append(m_out is None or m_out.group(2) != m_true.group(2))
-        lines = _parse_lines(m_out.group(1)) if m_out else None
-        if lines is None:
+        check = AdditionChainTask.check_chain(e.prompt, o)
+        wrong_answer.append(not check.answer_correct)
+        lines = AdditionChainTask.chain_lines(o)
+        if not check.well_formed:
             continue
         formed += 1
-        follows += lines[-1] == [int(m_out.group(2))]
+        follows += check.answer_follows_chain
         # the line holding the first error, counted in '=' signs before it
         err_line = max(0, o[len("<think>") : i].count("="))
         ok = all(

@@ -1,6 +1,6 @@
 """The playable proof-writing game (chapter 1) as an ipywidgets view.
 
-All state lives in :class:`~handbook_utils.proofs.ProofGame`; this module only draws it and
+All state lives in :class:`~handbook_utils.chapters.ch01_proofs.ProofGame`; this module only draws it and
 forwards button clicks. The HTML renderers are plain functions so the static book can show the
 same end screen for a simulated reader (:func:`static_game_fallback`) without a kernel.
 """
@@ -14,8 +14,7 @@ from typing import Any
 import ipywidgets as widgets
 from IPython.display import HTML
 
-from handbook_utils.plotting import COLORS
-from handbook_utils.proofs import (
+from handbook_utils.chapters.ch01_proofs import (
     PROOFS,
     GameSummary,
     Phase,
@@ -24,6 +23,7 @@ from handbook_utils.proofs import (
     ProofResult,
     play_simulated_game,
 )
+from handbook_utils.plotting import COLORS
 
 __all__ = [
     "ProofGameWidget",
@@ -136,7 +136,7 @@ def static_game_fallback(
 ) -> HTML:
     """The end screen of a *simulated* reader, as static HTML for readers without a kernel.
 
-    The simulated reader is the one of :func:`handbook_utils.proofs.simulate_player`.
+    The simulated reader is the one of :func:`handbook_utils.chapters.ch01_proofs.simulate_player`.
     """
     game = play_simulated_game(word_accuracy, confusion_after_error, seed=seed)
     return HTML(_end_screen_html(game))
@@ -145,7 +145,7 @@ def static_game_fallback(
 class ProofGameWidget:
     """The game as a widget. ``ProofGameWidget()`` as the last line of a cell displays it.
 
-    Parameters mirror :class:`~handbook_utils.proofs.ProofGame`; the same ``seed`` always
+    Parameters mirror :class:`~handbook_utils.chapters.ch01_proofs.ProofGame`; the same ``seed`` always
     gives the same button order.
     """
 

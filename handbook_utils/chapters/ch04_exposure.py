@@ -20,7 +20,6 @@
 from __future__ import annotations
 
 import html
-import re
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
@@ -30,11 +29,16 @@ import torch.nn.functional as F
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .compounding import position_kinds
-from .generation import check_model, generate_ids
-from .metrics import Evaluation, InjectedExample, Injection, inject_error_and_continue, markov_kl_per_position
-from .plotting import COLORS, PALETTE, new_axes
-from .tasks import AdditionChainTask, Example, MarkovTask, addition_chain
+from ..generation import check_model, fit_to_context, generate_ids
+from ..metrics import (
+    Evaluation,
+    InjectedExample,
+    Injection,
+    inject_error_and_continue,
+    markov_kl_per_position,
+)
+from ..plotting import COLORS, PALETTE, new_axes
+from ..tasks import AdditionChainTask, Example, MarkovTask
 
 __all__ = [
     "plot_position_accuracy",
@@ -226,7 +230,7 @@ def addition_recovery(model, task: AdditionChainTask, positions: Sequence[int], 
 
 def recovery_by_kind(curve: RecoveryCurve) -> dict[str, tuple[int, float, float]]:
     """``kind -> (injections, recovery rate, followed-error rate)`` by the kind of the corrupted
-    character (``copy``, ``sum`` or ``carry``, see :func:`~handbook_utils.compounding.position_kinds`)."""
+    character (``copy``, ``sum`` or ``carry``, see :func:`~handbook_utils.chapters.ch03_compounding.position_kinds`)."""
     groups: dict[str, list] = {}
     for inj in curve.injections:
         for e in inj.examples:
@@ -239,14 +243,9 @@ def recovery_by_kind(curve: RecoveryCurve) -> dict[str, tuple[int, float, float]
 
 def _kind_at(e) -> str:
     """Kind of the corrupted character, read off the gold chain rebuilt from the prompt."""
-    terms = [int(x) for x in e.prompt.rstrip("=").split("+")]
+    terms = AdditionChainTask.terms_of(e.prompt)
     target = AdditionChainTask(n_terms=len(terms), max_value=max(1, max(terms))).example(terms).target
-    return position_kinds(target)[e.injected_index]
-
-
-def _answer(text: str) -> int | None:
-    m = re.search(r"</think>(\d+)$", text)
-    return int(m.group(1)) if m else None
+    return AdditionChainTask.position_kinds(target)[e.injected_index]
 
 
 def final_answer_accuracy(model, task: AdditionChainTask, examples: Sequence[Example]) -> float:
@@ -261,12 +260,9 @@ def final_answer_correct(model, task: AdditionChainTask, examples: Sequence[Exam
     check_model(model)
     tok = task.tokenizer
     prompts = [tok.encode(e.prompt) for e in examples]
-    budgets = [len(e.target) + 1 + 16 for e in examples]
-    block = getattr(model, "block_size", None)
-    if block is not None:
-        budgets = [max(1, min(k, block - len(p) + 1)) for k, p in zip(budgets, prompts)]
+    budgets = fit_to_context(model, prompts, [task.generation_budget(len(e.target)) for e in examples])
     rows = generate_ids(model, prompts, budgets, stop_sequences=[[tok.eos_id]])
-    return np.array([_answer(tok.decode(r)) == _answer(e.target) for r, e in zip(rows, examples)], dtype=bool)
+    return np.array([AdditionChainTask.answer_of(tok.decode(r)) == AdditionChainTask.answer_of(e.target) for r, e in zip(rows, examples)], dtype=bool)
 
 
 def _right_prompts(examples: Sequence[Example], correct: Sequence[bool]) -> set[str]:
@@ -306,7 +302,7 @@ def planted_html(e: InjectedExample, target: str) -> str:
         f"{esc(e.output[i])}</span>"
         f'<span style="color:{fr}">{esc(e.output[i + 1:])}</span>'
     )
-    got = _answer(e.output)
+    got = AdditionChainTask.answer_of(e.output)
     if e.final_correct:
         verdict = f"answer {got}: right, the planted error was repaired"
     elif e.followed_error:
@@ -344,10 +340,6 @@ def pick_planted(curve: RecoveryCurve) -> list[InjectedExample]:
     return picks
 
 
-def _chain_lines(text: str) -> list[str]:
-    return text[len("<think>"):].split("</think>")[0].split("=")
-
-
 @dataclass
 class FirstLineRepair:
     """What follows a plant in the first line of the chain (the copy of the prompt)."""
@@ -364,9 +356,8 @@ def first_line_repair(curve: RecoveryCurve) -> FirstLineRepair:
         for e in inj.examples:
             if e.injected_index >= e.output.find("="):
                 continue  # not in the first line
-            terms = [int(x) for x in e.prompt.rstrip("=").split("+")]
-            gold = ["+".join(map(str, line)) for line in addition_chain(terms)]
-            out = _chain_lines(e.output)
+            gold = ["+".join(map(str, line)) for line in AdditionChainTask.gold_lines(e.prompt)]
+            out = AdditionChainTask.line_texts(e.output)
             rows.append([k < len(out) and out[k] == gold[k] for k in range(1, len(gold))])
             answers.append(e.final_correct)
     if not rows:

@@ -6,8 +6,8 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 
-from handbook_utils.proofs import Phase  # noqa: E402
-from handbook_utils.widgets import (  # noqa: E402
+from handbook_utils.chapters.ch01_proofs import Phase  # noqa: E402
+from handbook_utils.chapters.ch01_widgets import (  # noqa: E402
     ProofGameWidget,
     render_prefix_html,
     static_game_fallback,

@@ -7,7 +7,7 @@ the prefix and nobody says whether they were right until the proof is over, exac
 model that generates text. Comparing the two phases is the whole point of the chapter.
 
 This module is pure Python plus NumPy: no widgets, no plotting. The widget in
-:mod:`handbook_utils.widgets` is a thin view over :class:`ProofGame`, so everything here can be
+:mod:`handbook_utils.chapters.ch01_widgets` is a thin view over :class:`ProofGame`, so everything here can be
 tested and simulated without a browser.
 """
 

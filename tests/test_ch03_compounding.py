@@ -11,7 +11,7 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from handbook_utils import compounding as cmp
+from handbook_utils.chapters import ch03_compounding as cmp
 from handbook_utils.metrics import evaluate
 from handbook_utils.models import GPTConfig, make_model
 from handbook_utils.tasks import AdditionChainTask, Example

@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from handbook_utils import cache as cache_lib  # noqa: E402
-from handbook_utils import comparison as C  # noqa: E402
+from handbook_utils.chapters import ch06_comparison as C  # noqa: E402
 from handbook_utils.models import GPTConfig, GRUConfig, make_model  # noqa: E402
 from handbook_utils.recipes import addition_recipe  # noqa: E402
 from handbook_utils.schedules import ConstantSchedule  # noqa: E402

@@ -1,0 +1,272 @@
+"""The addition chain of seed 000: ``1+2+3=`` → ``<think>1+2+3=3+3=6</think>6``.
+
+Every line of the chain depends on the one before it, so one early mistake ruins the answer
+(exposure bias in its purest form), and every line can be checked. This module holds the task
+*and* everything that reads its text: the answer after ``</think>``, the chain's lines, a label
+for every target character (:meth:`AdditionChainTask.position_kinds`), and a line-by-line check
+of a model's chain (:meth:`AdditionChainTask.check_chain`). Chapters 3, 4 and 6 and the
+injection measurements of :mod:`handbook_utils.metrics` all parse answers through it.
+
+``AdditionChainTask(n_terms=10, max_value=10).example(list(range(1, 11)))`` is the 142-character
+target of the blog post the book starts from; random draws with ``n_terms=10`` average ≈134
+characters at ``max_value=9``, ≈138 at ``max_value=10`` and ≈142 at ``max_value=11``.
+
+:class:`CurriculumTask` (chapter 6) is the same task whose *training* chains start short and grow.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from .. import checks
+from .base import Example, Task, Tokenizer
+
+THINK, END_THINK = "<think>", "</think>"
+GENERATION_SLACK = 16
+"""Tokens a free-running answer may write past the gold target's length before it is cut off: enough
+to see where a wrong answer goes, few enough to keep generation cheap."""
+
+_ANSWER = re.compile(r"</think>(\d+)$")
+_LINE = re.compile(r"\d+(\+\d+)*")
+KINDS = ("copy", "sum", "carry", "answer", "markup")
+"""Labels of :meth:`AdditionChainTask.position_kinds`."""
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    """A line-by-line verdict on one written chain (:meth:`AdditionChainTask.check_chain`).
+
+    ``lines_valid[k]`` says whether line ``k`` is right *given the line before it*: line 0 must copy
+    the question, each later line must be the one before with its first two numbers added. So a
+    chain that slips and then reasons correctly from the slip has one invalid line, not all.
+    """
+
+    well_formed: bool  # "<think>line=line=…</think>answer" with lines of "+"-separated numbers
+    lines_valid: tuple[bool, ...]  # per written line (empty when not well formed)
+    chain_valid: bool  # well formed, every line valid, and it ends on a single number
+    answer_follows_chain: bool | None  # answer = the chain's own last line (None when not well formed)
+    answer_correct: bool  # the number after </think> is the true sum
+
+    @property
+    def first_invalid_line(self) -> int | None:
+        return next((k for k, ok in enumerate(self.lines_valid) if not ok), None)
+
+
+def _normalize_n_terms(n_terms) -> tuple[int, int]:
+    if isinstance(n_terms, range):
+        if n_terms.step != 1 or len(n_terms) == 0:
+            raise ValueError(f"n_terms as a range must be non-empty with step 1, got {n_terms}")
+        lo, hi = n_terms.start, n_terms.stop - 1
+    elif isinstance(n_terms, (tuple, list)):
+        if len(n_terms) != 2:
+            raise ValueError(f"n_terms as a pair must be (low, high), got {n_terms!r}")
+        lo, hi = n_terms
+    else:
+        lo = hi = n_terms
+    lo, hi = checks.integer("n_terms", lo, 2, 64), checks.integer("n_terms", hi, 2, 64)
+    if lo > hi:
+        raise ValueError(f"n_terms must have low <= high, got ({lo}, {hi})")
+    return lo, hi
+
+
+def addition_chain(terms: Sequence[int]) -> list[list[int]]:
+    """The reasoning chain: repeatedly replace the first two terms by their sum.
+
+    ``[1, 2, 3] -> [[1, 2, 3], [3, 3], [6]]``. Each line depends on the one before it, which is what
+    makes one wrong digit fatal and recovery checkable.
+    """
+    lines = [list(terms)]
+    while len(lines[-1]) > 1:
+        a, b, *rest = lines[-1]
+        lines.append([a + b, *rest])
+    return lines
+
+
+@dataclass(frozen=True)
+class AdditionChainTask(Task):
+    """``1+2+3=`` → ``<think>1+2+3=3+3=6</think>6`` (seed 000 of the book).
+
+    ``n_terms`` is an int or an inclusive range ``(low, high)`` (a Python ``range`` works too);
+    terms are drawn uniformly from ``[0, max_value]``.
+    """
+
+    n_terms: int | tuple[int, int] = (2, 5)
+    max_value: int = 9
+    tokenizer: Tokenizer = field(init=False, repr=False, compare=False)
+
+    ALPHABET = "0123456789+=</>hiknt"  # digits, operators and the letters of <think></think>
+    KINDS = KINDS
+
+    def __post_init__(self):
+        object.__setattr__(self, "n_terms", _normalize_n_terms(self.n_terms))
+        checks.integer("max_value", self.max_value, 1, 10**6)
+        object.__setattr__(self, "tokenizer", Tokenizer(self.ALPHABET))
+
+    def example(self, terms: Sequence[int]) -> Example:
+        if isinstance(terms, (str, bytes)) or not isinstance(terms, Sequence):
+            raise TypeError(f"terms must be a list of ints, got {type(terms).__name__}")
+        if len(terms) < 2:
+            raise ValueError(f"terms must hold at least 2 numbers, got {len(terms)}")
+        for t in terms:
+            checks.integer("terms", t, 0)
+        lines = addition_chain([int(t) for t in terms])
+        steps = "=".join("+".join(map(str, line)) for line in lines)
+        answer = lines[-1][0]
+        return Example(prompt="+".join(map(str, terms)) + "=", target=f"{THINK}{steps}{END_THINK}{answer}")
+
+    # ---------------------------------------------------------------- reading chains
+
+    @staticmethod
+    def terms_of(prompt: str) -> list[int]:
+        """The question's numbers: ``"1+2+3=" -> [1, 2, 3]``."""
+        if not isinstance(prompt, str) or not re.fullmatch(r"\d+(\+\d+)+=", prompt):
+            raise ValueError(f"prompt is not an addition question like '1+2+3=': {prompt!r}")
+        return [int(x) for x in prompt[:-1].split("+")]
+
+    @classmethod
+    def gold_lines(cls, prompt: str) -> list[list[int]]:
+        """The correct chain for a question, line by line."""
+        return addition_chain(cls.terms_of(prompt))
+
+    @staticmethod
+    def answer_of(output: str) -> int | None:
+        """The number after ``</think>`` at the end of ``output`` (None when there is none)."""
+        m = _ANSWER.search(output)
+        return int(m.group(1)) if m else None
+
+    @staticmethod
+    def chain_lines(output: str) -> list[list[int]] | None:
+        """The lines between ``<think>`` and ``</think>`` as lists of numbers; None when malformed."""
+        if not output.startswith(THINK) or END_THINK not in output:
+            return None
+        body = output[len(THINK) : output.index(END_THINK)]
+        lines = body.split("=")
+        if not all(_LINE.fullmatch(line) for line in lines):
+            return None
+        return [[int(x) for x in line.split("+")] for line in lines]
+
+    @staticmethod
+    def line_texts(output: str) -> list[str]:
+        """The raw text of each chain line (no parsing, so a garbled line is still shown)."""
+        return output[len(THINK) :].split(END_THINK)[0].split("=")
+
+    @staticmethod
+    def line_sum_at(output: str, index: int) -> int | None:
+        """The sum of the chain line that holds ``output[index]``: the answer a model that trusts that
+        line would reach (None when the line does not parse)."""
+        think = output[len(THINK) :].split(END_THINK)[0]
+        offset = index - len(THINK)
+        start = think.rfind("=", 0, offset) + 1
+        end = think.find("=", offset)
+        line = think[start : end if end != -1 else len(think)]
+        if not _LINE.fullmatch(line):
+            return None
+        return sum(int(x) for x in line.split("+"))
+
+    @staticmethod
+    def position_kinds(target: str) -> list[str]:
+        """A label for every target character of a chain, and one for ``<eos>`` (see :data:`KINDS`).
+
+        ``"copy"``: the first line, copied from the prompt; ``"sum"``: the first number of a later
+        line, the result of an addition; ``"carry"``: the other numbers of a later line, copied from
+        the line before; ``"answer"``: the number after ``</think>``; ``"markup"``: ``<think>``,
+        ``</think>``, ``+``, ``=`` and ``<eos>``.
+        """
+        if not target.startswith(THINK) or END_THINK not in target:
+            raise ValueError(f"target is not an addition chain: {target!r}")
+        kinds = ["markup"] * len(THINK)
+        body_end = target.index(END_THINK)
+        body = target[len(THINK) : body_end]
+        for line_no, line in enumerate(body.split("=")):
+            for term_no, term in enumerate(line.split("+")):
+                if term_no:
+                    kinds.append("markup")  # the '+'
+                kind = "copy" if line_no == 0 else ("sum" if term_no == 0 else "carry")
+                kinds += [kind] * len(term)
+            kinds.append("markup")  # the '=' (or, after the last line, the first char of </think>)
+        kinds = kinds[:body_end] + ["markup"] * len(END_THINK)
+        kinds += ["answer"] * (len(target) - len(kinds))
+        return kinds + ["markup"]  # <eos>
+
+    @classmethod
+    def check_chain(cls, prompt: str, output: str) -> ChainCheck:
+        """Check a written chain line by line against the question (see :class:`ChainCheck`)."""
+        terms = cls.terms_of(prompt)
+        answer = cls.answer_of(output)
+        correct = answer == sum(terms)
+        lines = cls.chain_lines(output)
+        if lines is None or answer is None:
+            return ChainCheck(False, (), False, None, correct)
+        valid = [lines[0] == terms]
+        valid += [len(before) >= 2 and line == [before[0] + before[1], *before[2:]]
+                  for before, line in zip(lines, lines[1:])]
+        chain_valid = all(valid) and len(lines[-1]) == 1
+        return ChainCheck(True, tuple(valid), chain_valid, lines[-1] == [answer], correct)
+
+    def generation_budget(self, target_length: int) -> int:
+        """How many tokens to let a model write for a target of ``target_length`` characters:
+        the target, its ``<eos>``, and :data:`GENERATION_SLACK` more."""
+        return checks.non_negative_int("target_length", target_length) + 1 + GENERATION_SLACK
+
+    def _draw(self, rng: random.Random) -> Example:
+        lo, hi = self.n_terms
+        k = rng.randint(lo, hi)
+        return self.example([rng.randint(0, self.max_value) for _ in range(k)])
+
+    def _longest(self) -> Example:
+        # every number is longest when every term is max_value
+        return self.example([self.max_value] * self.n_terms[1])
+
+
+@dataclass(frozen=True)
+class CurriculumTask(AdditionChainTask):
+    """Addition chains whose *training* data start short and grow: one stage per chain length.
+
+    With ``n_terms=(lo, hi)`` the longest chain allowed at epoch ``e`` is
+    ``lo + floor((hi − lo) · e / full_at_epoch)``, so training sees only ``lo``-term chains first,
+    then ``lo`` to ``lo + 1`` terms, and so on; from ``full_at_epoch`` on it sees the whole task.
+    Earlier lengths stay in the mix (each stage includes the previous ones), so nothing learnt
+    early is dropped later.
+
+    Only :meth:`sample_at` (which :func:`handbook_utils.training.train` calls while training)
+    follows the curriculum. :meth:`sample`, used for evaluation, draws from the full task, with
+    the same examples as ``AdditionChainTask(n_terms, max_value)``: models trained with and without
+    a curriculum are measured on the same questions. Used by chapter 6.
+    """
+
+    full_at_epoch: float = 60.0
+
+    def __post_init__(self):
+        super().__post_init__()
+        checks.positive("full_at_epoch", self.full_at_epoch)
+
+    @classmethod
+    def wrap(cls, task: AdditionChainTask, full_at_epoch: float = 60.0) -> CurriculumTask:
+        """The curriculum version of ``task`` (same chains, same evaluation set)."""
+        checks.instance("task", task, AdditionChainTask)
+        if isinstance(task, CurriculumTask):
+            raise TypeError("task is already a CurriculumTask")
+        return cls(n_terms=task.n_terms, max_value=task.max_value, full_at_epoch=full_at_epoch)
+
+    @property
+    def base(self) -> AdditionChainTask:
+        """The task without the curriculum."""
+        return AdditionChainTask(n_terms=self.n_terms, max_value=self.max_value)
+
+    def n_terms_at(self, epoch: float) -> tuple[int, int]:
+        """``(shortest, longest)`` number of terms drawn at training time ``epoch``."""
+        epoch = checks.non_negative("epoch", epoch)
+        lo, hi = self.n_terms
+        if epoch >= self.full_at_epoch:
+            return lo, hi
+        return lo, min(hi, lo + int((hi - lo) * epoch / self.full_at_epoch))
+
+    def sample_at(self, n: int, seed: int, epoch: float) -> list[Example]:
+        """``n`` training examples for time ``epoch``: chains of :meth:`n_terms_at` terms."""
+        lo, hi = self.n_terms_at(epoch)
+        if (lo, hi) == self.n_terms:
+            return self.sample(n, seed)
+        return AdditionChainTask(n_terms=(lo, hi), max_value=self.max_value).sample(n, seed)
