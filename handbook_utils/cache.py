@@ -39,7 +39,7 @@ import os
 import re
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import torch
@@ -134,7 +134,7 @@ def describe(obj, strict: bool = True):
         return f"{type(obj).__qualname__}.{obj.name}"
     if isinstance(obj, (list, tuple)):
         return [d(x) for x in obj]
-    if isinstance(obj, dict):
+    if isinstance(obj, Mapping):
         return {str(k): d(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
     if isinstance(obj, (torch.device, torch.dtype, Path)):
         return str(obj)

@@ -138,6 +138,12 @@ class Recipe:
             if self.init.arch != self.arch or self.init.config() != self.config():
                 raise ValueError("init must build the same model (arch and config) as this recipe")
 
+    def __reduce__(self):
+        """Pickle as plain fields (the read-only mappings cannot be pickled): grid workers receive recipes."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        fields["model"], fields["train"] = dict(self.model), dict(self.train)
+        return (_recipe_from_fields, (fields,))
+
     # ---------------------------------------------------------------- deriving variants
 
     def replace(self, *, model: Mapping | None = None, train: Mapping | None = None, **changes) -> "Recipe":
@@ -212,6 +218,10 @@ class Recipe:
             f"{self.name}: {self.task!r}; {net} ({n_params:,} parameters); "
             f"batch {self.train['batch_size']}, {budget}"
         )
+
+
+def _recipe_from_fields(fields: dict) -> Recipe:
+    return Recipe(**fields)
 
 
 def _chain(first: History, second: History) -> History:

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from handbook_utils import cache as cache_lib
-from handbook_utils.generation import generate
-from handbook_utils.metrics import evaluate, inject_error_and_continue, markov_kl_per_position, sequence_log_prob
+from handbook_utils.generation import generate_ids, sequence_log_prob
+from handbook_utils.metrics import evaluate, inject_error_and_continue, markov_kl_per_position
 from handbook_utils.models import GPT, GPTConfig, GRUConfig, make_model
 from handbook_utils.strategies import AlwaysSampling, ScheduledSampling
 from handbook_utils.tasks import (
@@ -103,13 +103,13 @@ CASES = [
     ("cache is a number", train_with(cache=3), TypeError, "cache"),
     ("cache path empty", lambda: cache_lib.cache_dir(""), ValueError, "cache"),
     # generation and metrics
-    ("generate prompts as str", lambda: generate(small(), TASK.tokenizer, "1+2=", 3), TypeError, "prompts"),
-    ("generate max_new_tokens zero", lambda: generate(small(), TASK.tokenizer, ["1+2="], 0), ValueError, "max_new_tokens"),
-    ("generate temperature zero", lambda: generate(small(), TASK.tokenizer, ["1+2="], 2, greedy=False, temperature=0),
+    ("generate prompts as str", lambda: generate_ids(small(), "1+2=", 3), TypeError, "prompts"),
+    ("generate max_new_tokens zero", lambda: generate_ids(small(), [[2, 3]], 0), ValueError, "max_new_tokens"),
+    ("generate temperature zero", lambda: generate_ids(small(), [[2, 3]], 2, greedy=False, temperature=0),
      ValueError, "temperature"),
-    ("generate top_k too big", lambda: generate(small(), TASK.tokenizer, ["1+2="], 2, top_k=999), ValueError, "top_k"),
-    ("generate unknown stop", lambda: generate(small(), TASK.tokenizer, ["1+2="], 2, stop="x"), ValueError, "stop"),
-    ("generate with a non-model", lambda: generate("gpt", TASK.tokenizer, ["1+2="], 2), TypeError, "model"),
+    ("generate top_k too big", lambda: generate_ids(small(), [[2, 3]], 2, top_k=999), ValueError, "top_k"),
+    ("generate with a non-model", lambda: generate_ids("gpt", [[2, 3]], 2), TypeError, "model"),
+    ("generate float ids", lambda: generate_ids(small(), [[2.0, 3.0]], 2), TypeError, "prompts"),
     ("evaluate with a plain module", lambda: evaluate(torch.nn.Linear(2, 2), TASK, n=1, seed=0), TypeError, "model"),
     ("evaluate n zero", lambda: evaluate(small(), TASK, n=0, seed=0), ValueError, "n"),
     ("evaluate task wrong type", lambda: evaluate(small(), "task", n=1, seed=0), TypeError, "task"),

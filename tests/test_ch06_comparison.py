@@ -46,7 +46,7 @@ def same(a, b) -> bool:
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv(cache_lib.ENV_VAR, str(tmp_path / "cache"))
+    monkeypatch.setenv("HANDBOOK_CACHE_DIR", str(tmp_path / "cache"))
     yield
     plt.close("all")
 
@@ -184,7 +184,7 @@ def test_grid_is_cached_and_repeatable():
 
 def test_grid_in_worker_processes_matches_serial(tmp_path, monkeypatch):
     serial = C.run_grid(TINY, TWO_ARMS[:1], workers=1)
-    monkeypatch.setenv(cache_lib.ENV_VAR, str(tmp_path / "other"))
+    monkeypatch.setenv("HANDBOOK_CACHE_DIR", str(tmp_path / "other"))
     parallel = C.run_grid(TINY, TWO_ARMS[:1], workers=2)
     assert parallel.trained == 2
     for a, b in zip(serial.results, parallel.results):

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from handbook_utils.device import ENV_VAR, available_devices, get_device, seed_everything
+from handbook_utils.device import available_devices, get_device, seed_everything
 
 
 def test_default_is_the_best_available(monkeypatch):
-    monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.delenv("HANDBOOK_DEVICE", raising=False)
     assert get_device().type == available_devices()[0]
 
 
@@ -20,12 +20,12 @@ def test_cpu_is_always_available():
 
 
 def test_environment_variable_is_honoured(monkeypatch):
-    monkeypatch.setenv(ENV_VAR, "cpu")
+    monkeypatch.setenv("HANDBOOK_DEVICE", "cpu")
     assert get_device() == torch.device("cpu")
 
 
 def test_explicit_preference_beats_environment(monkeypatch):
-    monkeypatch.setenv(ENV_VAR, "definitely-not-a-device")
+    monkeypatch.setenv("HANDBOOK_DEVICE", "definitely-not-a-device")
     assert get_device("cpu").type == "cpu"
 
 
@@ -35,14 +35,14 @@ def test_torch_device_argument():
 
 @pytest.mark.parametrize("name", ["tpu", "gpu", "", "cuda0"])
 def test_unknown_device_names_what_is_available(name, monkeypatch):
-    monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.delenv("HANDBOOK_DEVICE", raising=False)
     with pytest.raises(ValueError, match="prefer=.*available"):
         get_device(name)
 
 
 def test_unknown_device_from_environment_names_the_variable(monkeypatch):
-    monkeypatch.setenv(ENV_VAR, "tpu")
-    with pytest.raises(ValueError, match=ENV_VAR):
+    monkeypatch.setenv("HANDBOOK_DEVICE", "tpu")
+    with pytest.raises(ValueError, match="HANDBOOK_DEVICE"):
         get_device()
 
 

@@ -7,7 +7,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from handbook_utils.metrics import evaluate, inject_error_and_continue, markov_kl_per_position, sequence_log_prob
+from handbook_utils.generation import sequence_log_prob
+from handbook_utils.metrics import evaluate, inject_error_and_continue, markov_kl_per_position
 from handbook_utils.models import GPTConfig, GRUConfig, make_model
 from handbook_utils.tasks import AdditionChainTask, MarkovTask, PathStarTask
 

@@ -40,13 +40,13 @@ def test_gpu_size_reaches_the_142_character_chains():
 
 
 def test_size_from_the_environment(monkeypatch):
-    monkeypatch.setenv(recipes.ENV_VAR, "gpu")
+    monkeypatch.setenv("HANDBOOK_SIZE", "gpu")
     assert recipes.default_size() == "gpu"
     assert addition_recipe().name == "addition-gpu"
-    monkeypatch.setenv(recipes.ENV_VAR, "huge")
+    monkeypatch.setenv("HANDBOOK_SIZE", "huge")
     with pytest.raises(ValueError, match="HANDBOOK_SIZE"):
         addition_recipe()
-    monkeypatch.delenv(recipes.ENV_VAR)
+    monkeypatch.delenv("HANDBOOK_SIZE")
     assert addition_recipe().name == "addition-quick"
 
 

@@ -1,0 +1,250 @@
+"""Figures of chapter 6: training curves, the comparison, survival, step costs and the decision
+flowchart (drawn with matplotlib, so the static book needs no network). Each takes data and an
+optional ``ax`` and returns the Figure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from ...plotting import COLORS, PALETTE, new_axes
+from .arms import ARM_COLORS
+from .grid import Grid
+from .runs import RunResult
+from .stats import Stat, _check_metric, _tasks_and_arms
+
+
+def _color(arm: str, i: int) -> str:
+    return ARM_COLORS.get(arm, PALETTE[i % len(PALETTE)])
+
+
+def _mean_curve(runs: Sequence[RunResult], attr: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ys = np.array([getattr(r, attr) for r in runs], dtype=float)  # (seeds, points)
+    return ys.mean(axis=0), ys.min(axis=0), ys.max(axis=0)
+
+
+def plot_training_curves(grid: Grid, *, arms: Sequence[str] | None = None, axes: np.ndarray | None = None) -> Figure:
+    """Per task (rows): teacher-forced loss and free-running exact match (columns) during training.
+
+    Lines are the mean over seeds, shaded bands the range from the worst to the best seed.
+    """
+    tasks = grid.setting.task_names
+    arms = list(arms) if arms is not None else grid.arm_names
+    if axes is None:
+        fig, axes = plt.subplots(len(tasks), 2, figsize=(9.6, 3.3 * len(tasks)), squeeze=False, sharex=True)
+    axes = np.asarray(axes).reshape(len(tasks), 2)
+    for row, task in enumerate(tasks):
+        for col, (attr, label) in enumerate((("eval_tf_loss", "teacher-forced loss"),
+                                             ("eval_exact_match", "free-running exact match"))):
+            ax = axes[row, col]
+            for i, arm in enumerate(arms):
+                runs = grid.select(task, arm)
+                if not runs:
+                    continue
+                x = np.array(runs[0].eval_steps)
+                mean, lo, hi = _mean_curve(runs, attr)
+                ax.plot(x, mean, "o-", color=_color(arm, i), label=arm, markersize=3.5, linewidth=1.6)
+                ax.fill_between(x, lo, hi, color=_color(arm, i), alpha=0.12, linewidth=0)
+            if attr == "eval_tf_loss":
+                ax.set_yscale("log")
+            else:
+                ax.set_ylim(-0.02, 1.02)
+            ax.set_title(f"{task}: {label}", fontsize=11)
+            if row == len(tasks) - 1:
+                ax.set_xlabel("training step")
+    axes[0, 1].legend(loc="upper left", fontsize=8.5)
+    return axes[0, 0].figure
+
+
+def plot_comparison(
+    summary: Mapping[tuple[str, str], Mapping[str, Stat]],
+    metrics: Sequence[str] = ("exact_match", "recovery", "tf_loss"),
+    *,
+    axes: Sequence[Axes] | None = None,
+) -> Figure:
+    """One panel per metric: every arm's mean ± s.d. (marker and line) and its seeds (small dots).
+
+    Tasks sit side by side: filled markers for the first task, hollow ones for the second.
+    """
+    tasks, arms = _tasks_and_arms(summary)
+    infos = [_check_metric(m) for m in metrics]
+    if axes is None:
+        fig, axes = plt.subplots(1, len(metrics), figsize=(2.7 * len(metrics) + 1.5, 0.36 * len(arms) * len(tasks) + 1.4),
+                                 sharey=True, squeeze=False)
+        axes = axes[0]
+    markers = ("o", "s", "D", "^")
+    offsets = np.linspace(-0.18, 0.18, len(tasks)) if len(tasks) > 1 else [0.0]
+    y = np.arange(len(arms))[::-1]
+    for ax, m, info in zip(axes, metrics, infos):
+        for j, task in enumerate(tasks):
+            for i, arm in enumerate(arms):
+                if (task, arm) not in summary:
+                    continue
+                s = summary[(task, arm)][m]
+                yy = y[i] + offsets[j]
+                ax.errorbar(s.mean, yy, xerr=s.sd, fmt=markers[j % len(markers)], color=_color(arm, i),
+                            markersize=6.5, capsize=0, elinewidth=1.6, label=task if i == 0 else None,
+                            markerfacecolor=_color(arm, i) if j == 0 else "white", zorder=3)
+                ax.plot(s.values, [yy] * s.n, "o", color=_color(arm, i), alpha=0.45, markersize=3.2,
+                        markeredgewidth=0, zorder=2)
+        ax.set_title(info.label + (" (higher is better)" if info.higher_is_better else " (lower is better)"),
+                     fontsize=10)
+    axes[0].set_yticks(y, arms)
+    legend = axes[0].legend(loc="lower left", fontsize=8.5, bbox_to_anchor=(0.0, -0.02))
+    for h in legend.legend_handles:
+        h.set_color("#555555")
+    return axes[0].figure
+
+
+def plot_survival(grid: Grid, *, arms: Sequence[str] | None = None, axes: Sequence[Axes] | None = None) -> Figure:
+    """Per task: the share of free-running answers still without a mistake after t characters.
+
+    Mean over seeds. Every curve ends at the arm's exact match; a curve that falls early and keeps
+    falling is compounding at work: one wrong character, and the rest of the answer cannot recover.
+    """
+    tasks = grid.setting.task_names
+    arms = list(arms) if arms is not None else grid.arm_names
+    if axes is None:
+        fig, axes = plt.subplots(1, len(tasks), figsize=(4.9 * len(tasks), 3.6), squeeze=False, sharey=True)
+        axes = axes[0]
+    for ax, task in zip(axes, tasks):
+        for i, arm in enumerate(arms):
+            runs = grid.select(task, arm)
+            if not runs:
+                continue
+            n = min(len(r.survival) for r in runs)
+            curve = np.mean([r.survival[:n] for r in runs], axis=0)
+            ax.plot(np.arange(n), curve, color=_color(arm, i), label=arm, linewidth=1.8)
+        ax.set_xlabel("characters into the answer")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_title(f"{task}", fontsize=11)
+    axes[0].set_ylabel("answers still without a mistake")
+    axes[-1].legend(fontsize=8.5, loc="upper right")
+    return axes[0].figure
+
+
+def plot_step_costs(ratios: Mapping[str, float], *, target: float | None = 1.5, ax: Axes | None = None) -> Figure:
+    """Horizontal bars: cost of one training step relative to teacher forcing."""
+    ax = new_axes(ax, figsize=(6.4, 0.45 * len(ratios) + 1.2))
+    names = list(ratios)[::-1]
+    values = [ratios[n] for n in names]
+    colors = [COLORS["teacher_forcing"] if "teacher" in n else (COLORS["free_running"] if "sequential" in n
+              else COLORS["accent"]) for n in names]
+    ax.barh(names, values, color=colors, height=0.6)
+    for k, v in enumerate(values):
+        ax.text(v, k, f" {v:.2f}×", va="center", fontsize=10)
+    ax.axvline(1.0, color=COLORS["neutral"], linewidth=1)
+    if target is not None:
+        ax.axvline(target, color=COLORS["prediction"], linestyle=":", linewidth=1.2, label=f"{target:g}× budget")
+        ax.legend(loc="lower right", fontsize=9)
+    ax.set_xlabel("time per training step ÷ teacher forcing")
+    ax.set_xlim(0, max(values) * 1.18)
+    ax.grid(axis="y", visible=False)
+    return ax.figure
+
+
+# ---- the decision flowchart ------------------------------------------------------------------
+
+_FLOW_NODES = {
+    # key: (x, y, kind) in axes units; kind "start" / "question" / "action" / "stop"
+    "start": (0.5, 0.955, "start"),
+    "measure": (0.5, 0.815, "action"),
+    "gap": (0.5, 0.655, "question"),
+    "done": (0.13, 0.655, "stop"),
+    "robust": (0.5, 0.495, "question"),
+    "budget": (0.85, 0.495, "stop"),
+    "ss": (0.5, 0.3, "action"),
+    "check": (0.5, 0.09, "question"),
+    "keep": (0.13, 0.09, "stop"),
+    "drop": (0.87, 0.09, "stop"),
+}
+_FLOW_EDGES = [
+    ("start", "measure", ""),
+    ("measure", "gap", ""),
+    ("gap", "done", "no"),
+    ("gap", "robust", "yes"),
+    ("robust", "budget", "no"),
+    ("robust", "ss", "yes"),
+    ("ss", "check", ""),
+    ("check", "keep", "yes"),
+    ("check", "drop", "no"),
+]
+FLOW_TEXT: dict[str, str] = {
+    "start": "Train with teacher forcing",
+    "measure": "Measure what the loss hides:\nfree-running exact match and\nrecovery after an injected slip",
+    "gap": "Does one slip\nruin the answer?",
+    "done": "Keep teacher\nforcing",
+    "robust": "Long answers, each step\nbuilt on the ones before?",
+    "budget": "Spend the compute\non more steps or\na bigger model",
+    "ss": "Parallel scheduled sampling:\none extra pass; p from 0,\nreaching 0.5 late in training;\nnever always-sample",
+    "check": "Recovery up, exact\nmatch within seed noise\n(three seeds or more)?",
+    "keep": "Keep it",
+    "drop": "Back to\nteacher forcing",
+}
+"""The default texts of :func:`plot_decision_flowchart`; the chapter fills in measured numbers."""
+
+
+def plot_decision_flowchart(text: Mapping[str, str] | None = None, *, ax: Axes | None = None) -> Figure:
+    """The decision flowchart as a matplotlib figure (so the static book needs nothing from a network).
+
+    ``text`` overrides the texts of :data:`FLOW_TEXT` by node key (``start``, ``measure``, ``gap``,
+    ``done``, ``robust``, ``budget``, ``ss``, ``check``, ``keep``, ``drop``).
+    """
+    labels = dict(FLOW_TEXT)
+    if text is not None:
+        unknown = set(text) - set(labels)
+        if unknown:
+            raise ValueError(f"text has unknown nodes {sorted(unknown)}; known: {sorted(labels)}")
+        labels.update(text)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7.2, 7.6), layout="none")
+        fig.subplots_adjust(0.01, 0.01, 0.99, 0.99)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.axis("off")
+    style = {
+        "start": dict(fc="#E8F1FA", ec=COLORS["teacher_forcing"], box="round,pad=0.5,rounding_size=0.8"),
+        "action": dict(fc="#F3F3F3", ec="#555555", box="round,pad=0.5,rounding_size=0.2"),
+        "question": dict(fc="#FFF6E0", ec=PALETTE[3], box="round,pad=0.6,rounding_size=1.2"),
+        "stop": dict(fc="#E6F5EF", ec=COLORS["accent"], box="round,pad=0.5,rounding_size=0.8"),
+    }
+    boxes = {}
+    renderer = ax.figure.canvas.get_renderer()
+    for key, (x, y, kind) in _FLOW_NODES.items():
+        s = style[kind]
+        t = ax.text(x, y, labels[key], ha="center", va="center", fontsize=10, zorder=3, linespacing=1.3,
+                    bbox=dict(boxstyle=s["box"], fc=s["fc"], ec=s["ec"], lw=1.4))
+        boxes[key] = t
+    ax.figure.canvas.draw()
+    extents = {}
+    inv = ax.transData.inverted()
+    for key, t in boxes.items():
+        bb = t.get_bbox_patch().get_window_extent(renderer)
+        (x0, y0), (x1, y1) = inv.transform((bb.x0, bb.y0)), inv.transform((bb.x1, bb.y1))
+        extents[key] = (x0, y0, x1, y1)
+
+    def anchor(key, towards):
+        x0, y0, x1, y1 = extents[key]
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        tx, ty = towards
+        if abs(ty - cy) > abs(tx - cx) * 0.5 and abs(ty - cy) > 0.02:  # mostly vertical
+            return cx, (y0 if ty < cy else y1)
+        return (x0 if tx < cx else x1), cy
+
+    for a, b, label in _FLOW_EDGES:
+        ca = np.mean(np.array(extents[a]).reshape(2, 2), axis=0)
+        cb = np.mean(np.array(extents[b]).reshape(2, 2), axis=0)
+        start, end = anchor(a, cb), anchor(b, ca)
+        ax.annotate("", xy=end, xytext=start, zorder=2,
+                    arrowprops=dict(arrowstyle="-|>", color="#444444", lw=1.3, shrinkA=0, shrinkB=0))
+        if label:
+            mx, my = (start[0] + end[0]) / 2, (start[1] + end[1]) / 2
+            vertical = abs(end[0] - start[0]) < abs(end[1] - start[1])
+            ax.text(mx + (0.012 if vertical else 0.0), my + (0.0 if vertical else 0.01), label,
+                    ha="left" if vertical else "center", va="center" if vertical else "bottom",
+                    fontsize=9, color="#333333", fontweight="bold", zorder=4)
+    return ax.figure
