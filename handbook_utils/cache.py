@@ -87,17 +87,22 @@ def writable_problem(directory: Path) -> str | None:
 # Keys
 
 
+def tree_digest(root: Path) -> str:
+    """SHA-256 over the relative path and bytes of every ``*.py`` file below ``root``."""
+    h = hashlib.sha256()
+    for path in sorted(Path(root).rglob("*.py")):
+        h.update(str(path.relative_to(root)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
 @functools.lru_cache(maxsize=1)
 def code_digest() -> str:
-    """SHA-256 of every source file of this package (read once per process).
+    """:func:`tree_digest` of this package's sources, read once per process.
 
     Part of every key: an entry trained by other code is a miss, whatever its settings say.
     """
-    h = hashlib.sha256()
-    for path in sorted(PACKAGE_ROOT.rglob("*.py")):
-        h.update(str(path.relative_to(PACKAGE_ROOT)).encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()[:16]
+    return tree_digest(PACKAGE_ROOT)
 
 
 def _source_digest(obj) -> str | None:

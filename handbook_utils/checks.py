@@ -25,7 +25,10 @@ def _is_bool(value) -> bool:
 def _bounds(lo, hi, lo_open: bool = False, hi_open: bool = False) -> str:
     left = "(" if lo_open or lo is None else "["
     right = ")" if hi_open or hi is None else "]"
-    return f"{left}{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}{right}"
+    def show(x):
+        return f"{x:g}" if isinstance(x, float) else str(x)
+
+    return f"{left}{'-inf' if lo is None else show(lo)}, {'inf' if hi is None else show(hi)}{right}"
 
 
 def integer(name: str, value, lo: int | None = None, hi: int | None = None) -> int:

@@ -83,6 +83,7 @@ def evaluate(model, task: Task, n: int, seed: int, *, batch_size: int = 256) -> 
     checks.non_negative_int("seed", seed)
     checks.positive_int("batch_size", batch_size)
     device = check_model(model)
+    checks.same_vocabulary(model, task.tokenizer)
     examples = task.sample(n, seed)
     total_loss, total_correct, total_tokens = 0.0, 0, 0
     tf_hits, free_hits, counts = [], [], []  # per target position
@@ -165,6 +166,7 @@ def markov_kl_per_position(
     if mode not in ("teacher_forced", "free_running"):
         raise ValueError(f"mode must be 'teacher_forced' or 'free_running', got {mode!r}")
     device = check_model(model)
+    checks.same_vocabulary(model, task.tokenizer)
     tok = task.tokenizer
     start_id = tok.stoi[task.START]
     allowed = torch.zeros(tok.vocab_size, dtype=torch.bool, device=device)
@@ -228,6 +230,7 @@ def inject_error_and_continue(model, task: AdditionChainTask, examples, position
     check_model(model)
     if not isinstance(task, AdditionChainTask):
         raise TypeError(f"task must be an AdditionChainTask (its chain makes recovery checkable), got {type(task).__name__}")
+    checks.same_vocabulary(model, task.tokenizer)
     if isinstance(examples, int) and not isinstance(examples, bool):
         examples = task.sample(checks.positive_int("examples", examples), seed)
     if isinstance(examples, Example) or not isinstance(examples, (list, tuple)) or not examples:

@@ -7,7 +7,9 @@ from handbook_utils import cache as cache_lib
 from handbook_utils.generation import generate_ids, sequence_log_prob
 from handbook_utils.metrics import evaluate, inject_error_and_continue, markov_kl_per_position
 from handbook_utils.models import GPT, GPTConfig, GRUConfig, make_model
-from handbook_utils.strategies import AlwaysSampling, ScheduledSampling
+from handbook_utils.chapters.ch06_comparison import run_grid
+from handbook_utils.grid import run_jobs
+from handbook_utils.strategies import AlwaysSampling, ScheduledSampling, TeacherForcing
 from handbook_utils.tasks import (
     AdditionChainTask,
     MarkovTask,
@@ -118,6 +120,26 @@ CASES = [
     ("markov kl mode", lambda: markov_kl_per_position(small(), MarkovTask(), n=1, seed=0, mode="both"), ValueError, "mode"),
     ("markov kl non-markov task", lambda: markov_kl_per_position(small(), TASK, n=1, seed=0), TypeError, "task"),
     ("injection on path-star", lambda: inject_error_and_continue(small(), PathStarTask(), 3, 0, 0), TypeError, "task"),
+    # vocabulary and ids: a model built for another tokenizer is refused at every entry point
+    ("evaluate with another vocabulary", lambda: evaluate(small(), MarkovTask(), n=1, seed=0), ValueError, "vocab_size"),
+    ("injection with another vocabulary",
+     lambda: inject_error_and_continue(make_model(GPTConfig.for_task(AdditionChainTask(), n_layer=1, n_head=1,
+                                                                     n_embd=8, vocab_size=40)), TASK, 2, 0, 0),
+     ValueError, "vocab_size"),
+    ("loss on ids outside the vocabulary",
+     lambda: TeacherForcing().loss(make_model(GPTConfig(vocab_size=5, block_size=16, n_layer=1, n_head=1, n_embd=8)),
+                                   TASK.batch(TASK.sample(2, 0))), ValueError, "vocabulary"),
+    ("sequence_log_prob float ids", lambda: sequence_log_prob(small(), torch.ones(1, 4), 1), TypeError, "ids"),
+    # strategies and schedules
+    ("strategy class instead of instance", lambda: train(small(), TASK, TeacherForcing, steps=1, batch_size=1,
+                                                         lr=1e-3, seed=0, cache=False), TypeError, "class itself"),
+    ("schedule returning True", lambda: ScheduledSampling(lambda e: True).probability(0.0), TypeError, "schedule"),
+    ("scheduled sampling on a teacherless task",
+     lambda: train(make_model(GPTConfig.for_task(PathStarTask(teacherless=True), n_layer=1, n_head=1, n_embd=8)),
+                   PathStarTask(teacherless=True), ScheduledSampling(0.5), steps=1, batch_size=1, lr=1e-3, seed=0,
+                   cache=False), ValueError, "teacherless"),
+    ("grid with no seeds", lambda: run_grid("quick", seeds=[]), ValueError, "seeds"),
+    ("grid engine unknown", lambda: run_jobs(abs, [1], engine="spark"), ValueError, "engine"),
     ("injection negative position", lambda: inject_error_and_continue(small(), TASK, 3, -1, 0), ValueError, "position"),
 ]
 
