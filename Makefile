@@ -15,8 +15,11 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed-stamp
 
-# Trained models are cached here (handbook_utils.cache); the book and the tests share them.
-export HANDBOOK_CACHE_DIR ?= $(CURDIR)/_build/model-cache
+# Trained models are cached here (handbook_utils.cache); the book, `make lab` and the tests share
+# them. `make clean` keeps this folder (gpu-size models take long to train); `make clean-cache`
+# removes it.
+MODEL_CACHE := _build/model-cache
+export HANDBOOK_CACHE_DIR ?= $(CURDIR)/$(MODEL_CACHE)
 export PYTHONHASHSEED := 0
 # Idle OpenMP threads sleep instead of spinning: on a small, busy machine spinning threads made
 # training up to 10x slower.
@@ -25,19 +28,34 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 CHAPTER_MD := $(sort $(wildcard chapters/*.md))
 
-.PHONY: help setup book notebooks lab test check-pairs unit nbval browser bench clean
+.PHONY: help setup book notebooks lab test check-pairs unit nbval browser bench clean clean-cache
 
+# Every .PHONY target is listed here (tests/test_build.py checks it).
 help:
-	@echo "make book       build the handbook (executes every chapter) into _build/html"
-	@echo "make test       everything: pair check, unit tests, nbval, book build, browser test"
-	@echo "make lab        open JupyterLab on chapters/ with the project's kernel"
-	@echo "make notebooks  re-execute chapters/*.md into their reference .ipynb twins"
-	@echo "make bench      run the benchmark script (ratios measured side by side)"
+	@echo "make book         build the handbook into _build/html, executing the chapters whose"
+	@echo "                  inputs changed (the chapter, handbook_utils, pyproject.toml, torch,"
+	@echo "                  HANDBOOK_SIZE, HANDBOOK_DEVICE)"
+	@echo "make test         everything: pair check, unit tests, nbval, book build, browser test"
+	@echo "make lab          open JupyterLab on chapters/ with the project's kernel"
+	@echo "make notebooks    re-execute chapters/*.md into their reference .ipynb twins"
+	@echo "                  (or only some: make notebooks CHAPTERS=chapters/NN_name.md)"
+	@echo "make bench        run the benchmark script (ratios measured side by side)"
+	@echo "make setup        create or refresh .venv and the vendored browser assets (_vendor)"
+	@echo "make check-pairs  check every chapters/*.md against its .ipynb twin"
+	@echo "make unit         unit and property tests (pytest tests, without the browser test)"
+	@echo "make nbval        re-execute the reference notebooks and compare their outputs"
+	@echo "make browser      open every built page in headless Chromium (needs make book)"
+	@echo "make clean        remove build outputs (_build, _vendor) but keep the trained models"
+	@echo "                  in $(MODEL_CACHE)"
+	@echo "make clean-cache  remove the trained-model cache $(MODEL_CACHE) too"
+	@echo "make help         this list"
 
 setup: $(STAMP) _vendor/.stamp
 
+# The stamp is touched only after a complete install, so an interrupted set-up runs again; and
+# tools/ensure_venv.sh recreates a venv left without a working pip by an interrupt in `venv`.
 $(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@bash tools/ensure_venv.sh $(VENV) $(PYTHON)
 	@echo "setup: installing the handbook environment into $(VENV) (once)"
 	@if [ -n "$(TORCH_SPEC)" ]; then $(BIN)/python -m pip install --quiet $(TORCH_SPEC); fi
 	$(BIN)/python -m pip install --quiet -e ".[book,test]"
@@ -46,15 +64,13 @@ $(STAMP): pyproject.toml
 _vendor/.stamp: tools/vendor/package.json tools/vendor/package-lock.json tools/vendor/widgets-config.js tools/vendor_assets.py | $(STAMP)
 	$(BIN)/python tools/vendor_assets.py
 
-# Jupyter Book's execution cache only notices edits to a chapter itself; when the package or the
-# environment changes, every chapter must run again, so the cache is dropped.
-JUPYTER_CACHE := _build/.jupyter_cache
-$(JUPYTER_CACHE)/.package-stamp: $(wildcard handbook_utils/*.py) pyproject.toml
-	rm -rf $(JUPYTER_CACHE)
-	mkdir -p $(JUPYTER_CACHE)
-	touch $@
-
-book: setup $(JUPYTER_CACHE)/.package-stamp
+# Jupyter Book's caches (Sphinx's _build/.doctrees, jupyter-cache's _build/.jupyter_cache) only
+# notice edits to a chapter itself. tools/build_inputs.py hashes the other inputs of a chapter's
+# numbers (handbook_utils/**/*.py, pyproject.toml, torch, HANDBOOK_SIZE, HANDBOOK_DEVICE) into
+# _build/.inputs-digest and, when they changed, drops those caches so every chapter is re-read
+# and re-executed. With unchanged inputs it does nothing and a rebuild executes nothing.
+book: setup
+	$(BIN)/python tools/build_inputs.py refresh
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "The book is built: open _build/html/index.html (or run: $(BIN)/python -m http.server -d _build/html)"
 
@@ -83,5 +99,10 @@ test: setup check-pairs unit nbval book browser
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
+# Everything under _build except the trained models, which are slow to retrain.
 clean:
-	rm -rf _build _vendor
+	if [ -d _build ]; then find _build -mindepth 1 -maxdepth 1 ! -path $(MODEL_CACHE) -exec rm -rf {} +; fi
+	rm -rf _vendor _vendor.tmp
+
+clean-cache: clean
+	rm -rf _build
