@@ -39,6 +39,8 @@ def test_a_failing_job_raises_in_the_caller():
 def test_ray_equals_the_local_pool():
     ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'handbook-utils[ray]'")
     local = run_jobs(tiny_run, SEEDS, workers=2)
+    # Ray's workers cannot import this test module: ship tiny_run by value
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     try:
         assert run_jobs(tiny_run, SEEDS, workers=2, engine="ray") == local
     finally:
