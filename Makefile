@@ -28,14 +28,15 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 CHAPTER_MD := $(sort $(wildcard chapters/*.md))
 
-.PHONY: help setup book notebooks lab test check-pairs unit nbval browser bench clean clean-cache
+.PHONY: help setup book notebooks lab test lint check-pairs unit nbval browser bench clean clean-cache
 
 # Every .PHONY target is listed here (tests/test_build.py checks it).
 help:
 	@echo "make book         build the handbook into _build/html, executing the chapters whose"
 	@echo "                  inputs changed (the chapter, handbook_utils, pyproject.toml, torch,"
 	@echo "                  HANDBOOK_SIZE, HANDBOOK_DEVICE)"
-	@echo "make test         everything: pair check, unit tests, nbval, book build, browser test"
+	@echo "make test         everything: lint, pair check, unit tests, nbval, book build, browser test"
+	@echo "make lint         ruff (rule sets F, E, B, UP, SIM, I) over the package, tests, tools"
 	@echo "make lab          open JupyterLab on chapters/ with the project's kernel"
 	@echo "make notebooks    re-execute chapters/*.md into their reference .ipynb twins"
 	@echo "                  (or only some: make notebooks CHAPTERS=chapters/NN_name.md)"
@@ -58,7 +59,7 @@ $(STAMP): pyproject.toml
 	@bash tools/ensure_venv.sh $(VENV) $(PYTHON)
 	@echo "setup: installing the handbook environment into $(VENV) (once)"
 	@if [ -n "$(TORCH_SPEC)" ]; then $(BIN)/python -m pip install --quiet $(TORCH_SPEC); fi
-	$(BIN)/python -m pip install --quiet -e ".[book,test]"
+	$(BIN)/python -m pip install --quiet -e ".[book,test,ray]"
 	@touch $@
 
 _vendor/.stamp: tools/vendor/package.json tools/vendor/package-lock.json tools/vendor/widgets-config.js tools/vendor_assets.py | $(STAMP)
@@ -80,6 +81,9 @@ notebooks: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=chapters
 
+lint: $(STAMP)
+	$(BIN)/ruff check handbook_utils tests tools benchmarks
+
 check-pairs: $(STAMP)
 	$(BIN)/python tools/notebooks.py check
 
@@ -94,7 +98,7 @@ browser: setup
 	tools/ensure_chromium.sh
 	$(BIN)/pytest -q -p no:cacheprovider tests/browser
 
-test: setup check-pairs unit nbval book browser
+test: setup lint check-pairs unit nbval book browser
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
