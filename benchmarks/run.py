@@ -6,7 +6,7 @@
 Prints one line per figure, ``name: ratio (target ...)``. Each ratio compares two things timed
 alternately in the same process (median of several repeats), so machine load affects both alike.
 The full run also trains the 5-term addition chain (issue 3's done-when: teacher-forced loss
-<= 0.02 in under 60 s on the CPU) with the settings in ``FIVE_TERM``.
+<= 0.02 in under 60 s on the CPU) with ``recipes.five_term_recipe``.
 """
 
 from __future__ import annotations
@@ -32,24 +32,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from handbook_utils.device import get_device, seed_everything  # noqa: E402
 from handbook_utils.generation import generate_ids  # noqa: E402
 from handbook_utils.models import GPT, GPTConfig, count_parameters, make_model  # noqa: E402
+from handbook_utils.recipes import five_term_recipe  # noqa: E402
+from handbook_utils.runtime import time_in_turns  # noqa: E402
 from handbook_utils.strategies import ScheduledSampling, TeacherForcing  # noqa: E402
-from handbook_utils.tasks import AdditionChainTask  # noqa: E402
-from handbook_utils.training import configure_optimizer, train  # noqa: E402
+from handbook_utils.training import configure_optimizer  # noqa: E402
 
-# The recipe for the done-when of issue 3 (measured in the closing note of the issue).
-FIVE_TERM = dict(
-    task=dict(n_terms=5, max_value=9),
-    model=dict(),  # the GPTConfig defaults: 2 layers, 4 heads, n_embd 64 (~0.1 M parameters)
-    train=dict(steps=1000, batch_size=32, lr=5e-3, seed=0, eval_every=1000, eval_n=512),
-)
+FIVE_TERM = five_term_recipe()  # the training target: 5-term chains, loss <= 0.02 in under 60 s
 
 
 def train_five_term(cache=False, progress=False):
-    """Train the 5-term chain model with ``FIVE_TERM``; returns (model, History)."""
-    task = AdditionChainTask(**FIVE_TERM["task"])
-    model = make_model(GPTConfig.for_task(task, **FIVE_TERM["model"]), seed=0)
-    history = train(model, task, device="cpu", cache=cache, progress=progress, **FIVE_TERM["train"])
-    return model, history
+    """Train the 5-term chain model of ``recipes.five_term_recipe``; returns (model, History)."""
+    trained = FIVE_TERM.run(cache=cache, progress=progress, device="cpu", threads=None)
+    return trained.model, trained.history
 
 
 def side_by_side(a, b, repeats: int, warmup: int = 2) -> tuple[float, float]:
@@ -95,8 +89,8 @@ def _training_step(model, optimizer, strategy, batch):
 
 def ss_over_tf(repeats: int) -> None:
     """A scheduled-sampling training step (two-pass parallel; step-by-step sequential) over a TF step."""
-    task = AdditionChainTask(**FIVE_TERM["task"])
-    model = make_model(GPTConfig.for_task(task, **FIVE_TERM["model"]))
+    task = FIVE_TERM.task
+    model = FIVE_TERM.build_model()
     optimizer = configure_optimizer(model, 1e-4, 0.0)
     batch = task.batch(task.sample(32, 0))
     tf = _training_step(model, optimizer, TeacherForcing(), batch)
@@ -105,7 +99,8 @@ def ss_over_tf(repeats: int) -> None:
     t_tf, t_par = side_by_side(tf, par, repeats)
     line("ss_parallel_over_tf", t_par / t_tf, "<= 1.5x, floor ~1.33x", f"[{t_par * 1e3:.1f} ms vs {t_tf * 1e3:.1f} ms]")
     t_tf2, t_seq = side_by_side(tf, seq, max(3, repeats // 3), warmup=1)
-    line("ss_sequential_over_tf", t_seq / t_tf2, "none; for contrast", f"[{t_seq * 1e3:.0f} ms vs {t_tf2 * 1e3:.1f} ms]")
+    line("ss_sequential_over_tf", t_seq / t_tf2, "none; for contrast",
+         f"[{t_seq * 1e3:.0f} ms vs {t_tf2 * 1e3:.1f} ms]")
 
 
 def kv_cache_speedup(repeats: int) -> None:
@@ -183,7 +178,6 @@ def main(argv=None) -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repeats, no training run (under a minute)")
     args = parser.parse_args(argv)
     get_device("cpu")
-    torch.set_num_threads(torch.get_num_threads())
     print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, {'quick' if args.quick else 'full'} run",
           flush=True)
     r = 3 if args.quick else 10

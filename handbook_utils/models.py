@@ -45,7 +45,7 @@ class GPTConfig:
     vocab_size: int
     block_size: int = 64  # longest sequence the learned position table covers
     # Small on purpose: with these defaults a 5-term addition chain trains to loss <= 0.02 in
-    # well under a minute on a 2-core CPU (see benchmarks/run.py, FIVE_TERM).
+    # well under a minute on a 2-core CPU (see recipes.five_term_recipe and benchmarks/run.py).
     n_layer: int = 2
     n_head: int = 4
     n_embd: int = 64

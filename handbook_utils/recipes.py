@@ -383,7 +383,7 @@ def markov_model(size: str | None = None, *, cache=True, progress: bool = True, 
 
 
 def five_term_recipe() -> Recipe:
-    """``benchmarks/run.py``'s ``FIVE_TERM``: exactly five terms, 1000 steps, on the CPU.
+    """The training-speed target of ``benchmarks/run.py``: exactly five terms, 1000 steps, on the CPU.
 
     It trains further than the quick recipe relative to its task: measured teacher-forced token
     accuracy 0.9999 and exact match 0.994, so compounding barely shows. Kept for comparisons.
