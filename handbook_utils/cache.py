@@ -12,8 +12,8 @@ callables and classes (your own schedule function) as well as their names.
 
 How it stays trustworthy:
 
-- writes are atomic (:func:`atomic_write`: a temporary file in the same directory, then
-  ``os.replace``), so an interrupted run never leaves a half-written entry behind;
+- writes are atomic (:func:`handbook_utils.files.atomic_write`: a temporary file in the same
+  directory, then ``os.replace``), so an interrupted run never leaves a half-written entry behind;
 - weights are read with ``torch.load(weights_only=True)``: a cache file cannot run code;
 - every entry stores a digest of its payload (weights and history, or the JSON data) that is
   checked on load, together with the full settings it was written for; an entry that is corrupt,
@@ -39,11 +39,12 @@ import os
 import re
 import tempfile
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 
+from .files import atomic_write, tree_digest
 from .runtime import env
 
 DEFAULT_DIR = Path("~/.cache/handbook")
@@ -85,15 +86,6 @@ def writable_problem(directory: Path) -> str | None:
 
 # --------------------------------------------------------------------------------------------
 # Keys
-
-
-def tree_digest(root: Path) -> str:
-    """SHA-256 over the relative path and bytes of every ``*.py`` file below ``root``."""
-    h = hashlib.sha256()
-    for path in sorted(Path(root).rglob("*.py")):
-        h.update(str(path.relative_to(root)).encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()[:16]
 
 
 @functools.lru_cache(maxsize=1)
@@ -164,7 +156,8 @@ def describe(obj, strict: bool = True):
         return {"callable": name, "source": source} if source else name
     if not strict:
         return f"<{type(obj).__module__}.{type(obj).__qualname__}>"
-    raise TypeError(f"cannot describe a {type(obj).__name__} for the cache key; make it a dataclass or pass cache=False")
+    raise TypeError(f"cannot describe a {type(obj).__name__} for the cache key; "
+                    "make it a dataclass or pass cache=False")
 
 
 def tensor_digest(t: torch.Tensor) -> str:
@@ -208,24 +201,6 @@ def entry_path(kind: str, key: str, directory: Path) -> Path:
     if kind not in _KINDS:
         raise ValueError(f"kind must be one of {sorted(_KINDS)}, got {kind!r}")
     return Path(directory) / f"{kind}-{key}{_KINDS[kind]}"
-
-
-def atomic_write(path: Path, write: Callable[[object], None], *, binary: bool = True) -> Path:
-    """Write ``path`` through ``write(file)`` into a temporary file beside it, then ``os.replace``:
-    a reader sees the old file or the whole new one, never half of it. The one atomic write of the
-    package (cache entries, results files, reference notebooks)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb" if binary else "w") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 def _try_write(path: Path, write, binary: bool) -> Path | None:

@@ -28,8 +28,8 @@ The digest is recorded as soon as the caches are dropped (not after a successful
 chapter executed from then on ran with the current inputs, so a build that fails half-way keeps
 the chapters it already executed instead of starting over.
 
-Only the standard library is used, and the package is not imported (that would import torch and
-slow every build down).
+Besides the standard library only :mod:`handbook_utils.files` is imported (it does not import
+torch, which would slow every build down).
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ import shutil
 import sys
 from importlib import metadata
 from pathlib import Path
+
+from handbook_utils.files import atomic_write, tree_digest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "handbook_utils"
@@ -61,13 +63,6 @@ RENDERING_FILES = ("tools/sphinx_offline.py",)
 
 DISTRIBUTIONS = ("torch",)
 """Installed distributions whose version changes results (a CPU vs a CUDA build of torch)."""
-
-
-def package_sources(root: Path = ROOT) -> list[Path]:
-    """Every ``.py`` file of the package, sub-packages included, in a stable order."""
-    package = root / PACKAGE
-    return sorted((p for p in package.rglob("*.py") if "__pycache__" not in p.parts),
-                  key=lambda p: p.relative_to(root).as_posix())
 
 
 def result_variables(root: Path = ROOT) -> tuple[str, ...]:
@@ -107,8 +102,7 @@ def execution_digest(root: Path = ROOT, environ: dict[str, str] | None = None) -
     """
     environ = os.environ if environ is None else environ
     h = hashlib.sha256()
-    for path in package_sources(root):
-        _hash_file(h, root, path)
+    h.update(f"package\0{tree_digest(root / PACKAGE)}\0".encode())
     _hash_file(h, root, root / "pyproject.toml")
     for name in result_variables(root):
         h.update(f"env\0{name}={environ.get(name, '').strip()}\0".encode())
@@ -166,9 +160,8 @@ def refresh(root: Path = ROOT, build_dir: Path | None = None,
                 path.unlink()
             removed.append(name)
     build_dir.mkdir(parents=True, exist_ok=True)
-    tmp = build_dir / (DIGEST_FILE + ".tmp")
-    tmp.write_text(json.dumps(current, indent=1) + "\n")
-    tmp.replace(build_dir / DIGEST_FILE)  # atomic: an interrupt never leaves half a digest
+    text = json.dumps(current, indent=1) + "\n"
+    atomic_write(build_dir / DIGEST_FILE, lambda f: f.write(text), binary=False)  # never half a digest
     return removed
 
 

@@ -31,6 +31,8 @@ import jupytext
 import nbformat
 from nbclient import NotebookClient
 
+from handbook_utils.files import atomic_write
+
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = ROOT / "chapters"
 PREFACE = CHAPTERS / "00_preface.md"
@@ -98,15 +100,8 @@ def _normalize(nb: nbformat.NotebookNode, stem: str) -> None:
                 data[WIDGET_MIME]["model_id"] = stable
 
 
-def _atomic_write_text(text: str, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _write_text(text: str, path: Path) -> None:
+    atomic_write(path, lambda f: f.write(text), binary=False)
 
 
 def execute(md_path: Path, timeout: int = 900) -> float:
@@ -138,7 +133,7 @@ def execute(md_path: Path, timeout: int = 900) -> float:
             else:
                 os.environ["HANDBOOK_CACHE_DIR"] = previous
     _normalize(nb, md_path.stem)
-    _atomic_write_text(nbformat.writes(nb) + "\n", md_path.with_suffix(".ipynb"))
+    _write_text(nbformat.writes(nb) + "\n", md_path.with_suffix(".ipynb"))
     return elapsed
 
 
@@ -152,7 +147,7 @@ def record_timing(stem: str, seconds: float) -> None:
         f"{os.cpu_count()} CPU cores ({platform.machine()}), "
         f"{'CUDA' if torch.cuda.is_available() else 'no GPU'}, torch {torch.__version__.split('+')[0]}"
     )
-    _atomic_write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", TIMINGS)
+    _write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", TIMINGS)
 
 
 def main(argv: list[str] | None = None) -> int:
