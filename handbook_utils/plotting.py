@@ -1,9 +1,11 @@
-"""The book's one plotting style, and the plots the chapters share.
+"""The book's one plotting style and its colours: every hex colour of the package is defined here.
 
 Every figure in the book goes through :func:`use_book_style` and the colours in :data:`COLORS`,
 so "teacher forcing" is the same blue and "free running" the same vermilion in every chapter.
+Used by every chapter (1-6); the figures themselves live with their chapter
+(``handbook_utils.chapters.chNN_*``).
 
-Conventions for plotting functions added here later:
+Conventions for plotting functions (in the chapter modules):
 
 - take the data (a dataclass from another module) and an optional ``ax``;
 - draw on ``ax`` if given, otherwise on a fresh figure from :func:`new_axes`;
@@ -13,26 +15,20 @@ Conventions for plotting functions added here later:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 from cycler import cycler
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-
-if TYPE_CHECKING:  # only for type hints: plotting must not force the game module to load
-    from handbook_utils.chapters.ch01_proofs import ContrastCurve
 
 __all__ = [
     "COLORS",
     "PALETTE",
+    "SCHEDULE_COLORS",
     "FIGSIZE",
     "DPI",
     "BOOK_RC",
     "use_book_style",
     "new_axes",
-    "plot_proof_contrast",
 ]
 
 # Okabe–Ito colours: distinguishable with the common colour-vision deficiencies and in greyscale.
@@ -53,8 +49,19 @@ COLORS: dict[str, str] = {
     "prediction": "#555555",
     "accent": PALETTE[2],
     "neutral": "#999999",
+    "ink": "#333333",  # text and rules drawn in a widget's HTML (chapter 1's blank to fill)
+    "note": "#555555",  # small print under a widget's table (chapter 5's explorer)
 }
 """Colours by *meaning*. Later chapters add roles here rather than picking colours locally."""
+
+SCHEDULE_COLORS: dict[str, str] = {
+    "linear": PALETTE[3],  # orange
+    "exponential": PALETTE[4],  # reddish purple
+    "inverse_sigmoid": PALETTE[2],  # bluish green
+}
+"""One colour per scheduled-sampling family (keys: :data:`handbook_utils.schedules.KINDS`).
+
+Used by chapter 5's figures and explorer and by chapter 6's arms, so a family keeps its colour."""
 
 FIGSIZE: tuple[float, float] = (6.4, 4.0)
 DPI: int = 110
@@ -93,29 +100,3 @@ def new_axes(ax: Axes | None = None, figsize: tuple[float, float] | None = None)
         return ax
     _, new_ax = plt.subplots(figsize=figsize)
     return new_ax
-
-
-def plot_proof_contrast(curve: ContrastCurve, ax: Axes | None = None) -> Figure:
-    """Chapter 1's figure: per-word accuracy against whole-proof success, as ``p`` varies.
-
-    Four lines: teacher-forced per-word accuracy, free-running per-word accuracy, free-running
-    whole-proof success, and the ``p̂ ** L`` forecast made from the teacher-forced accuracy.
-    """
-    ax = new_axes(ax)
-    x = curve.word_accuracy
-    ax.plot(x, curve.tf_word_accuracy, "o-", color=COLORS["teacher_forcing"],
-            label="teacher forcing: words right")
-    ax.plot(x, curve.free_word_accuracy, "s--", color=COLORS["free_running"],
-            label="free running: words right")
-    ax.plot(x, curve.free_proof_success, "D-", color=COLORS["free_running"],
-            label="free running: whole proofs right")
-    ax.plot(x, curve.predicted_proof_success, ":", color=COLORS["prediction"],
-            label=r"forecast $\hat{p}^{L}$ from teacher forcing")
-    ax.set_xlabel("p = chance of the right word after a correct prefix")
-    ax.set_ylabel("fraction")
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_title(f"Same reader, two jobs (confusion after an error = "
-                 f"{curve.confusion_after_error:.0%})")
-    # the lower left is empty: whole-proof success is ~0 there, and per-word rates sit higher
-    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 0.08))
-    return ax.figure

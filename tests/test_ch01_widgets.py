@@ -6,12 +6,13 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 
-from handbook_utils.chapters.ch01_proofs import Phase  # noqa: E402
+from handbook_utils.chapters.ch01_game import Phase  # noqa: E402
 from handbook_utils.chapters.ch01_widgets import (  # noqa: E402
     ProofGameWidget,
     render_prefix_html,
     static_game_fallback,
 )
+from handbook_utils.plotting import COLORS  # noqa: E402
 
 
 def click(widget: ProofGameWidget, word: str) -> None:
@@ -82,3 +83,10 @@ def test_static_fallback_is_deterministic_html() -> None:
     a, b = static_game_fallback(0.9, 0.5, seed=1), static_game_fallback(0.9, 0.5, seed=1)
     assert a.data == b.data
     assert "teacher forcing" in a.data and "<table" in a.data
+
+
+def test_prefix_colours_say_whose_words_they_are() -> None:
+    forced = render_prefix_html("t", ("a",), Phase.TEACHER_FORCING)
+    own = render_prefix_html("t", ("a",), Phase.FREE_RUNNING)
+    assert COLORS["teacher_forcing"] in forced and COLORS["free_running"] in own
+    assert COLORS["ink"] in forced  # the blank to fill

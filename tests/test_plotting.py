@@ -1,6 +1,9 @@
-"""The book style and chapter 1's figure."""
+"""The book style, its colours by meaning, and that the modules it serves take colours from it."""
 
 from __future__ import annotations
+
+import re
+from pathlib import Path
 
 import matplotlib
 
@@ -8,42 +11,55 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.colors import is_color_like  # noqa: E402
 
+import handbook_utils  # noqa: E402
 from handbook_utils.plotting import (  # noqa: E402
     COLORS,
     FIGSIZE,
-    plot_proof_contrast,
+    PALETTE,
+    SCHEDULE_COLORS,
+    new_axes,
     use_book_style,
 )
-from handbook_utils.chapters.ch01_proofs import contrast_curve  # noqa: E402
+from handbook_utils.schedules import KINDS  # noqa: E402
 
-
-@pytest.fixture(scope="module")
-def curve():
-    return contrast_curve([0.8, 0.9, 1.0], n_games=200, seed=0)
+PACKAGE = Path(handbook_utils.__file__).parent
+HEX_COLOUR = re.compile(r"#(?:[0-9a-fA-F]{6}|[0-9a-fA-F]{3})\b")
 
 
 def test_use_book_style_sets_rcparams() -> None:
     use_book_style()
     assert tuple(plt.rcParams["figure.figsize"]) == FIGSIZE
     assert plt.rcParams["axes.spines.top"] is False
+    assert list(plt.rcParams["axes.prop_cycle"].by_key()["color"]) == list(PALETTE)
+
+
+def test_colours_by_meaning_are_valid_and_distinct_where_it_matters() -> None:
+    assert all(is_color_like(c) for c in (*COLORS.values(), *SCHEDULE_COLORS.values()))
     assert COLORS["teacher_forcing"] != COLORS["free_running"]
+    assert len(set(SCHEDULE_COLORS.values())) == len(SCHEDULE_COLORS)
 
 
-def test_plot_proof_contrast_returns_figure_with_four_lines(curve) -> None:
-    fig = plot_proof_contrast(curve)
-    assert isinstance(fig, Figure)
-    (ax,) = fig.axes
-    assert len(ax.get_lines()) == 4
-    assert ax.get_legend() is not None
-    colors = {line.get_color() for line in ax.get_lines()}
-    assert {COLORS["teacher_forcing"], COLORS["free_running"], COLORS["prediction"]} <= colors
-    plt.close(fig)
+def test_every_schedule_family_has_a_colour() -> None:
+    assert set(SCHEDULE_COLORS) == set(KINDS)
 
 
-def test_plot_proof_contrast_draws_on_given_axes(curve) -> None:
-    fig, (left, right) = plt.subplots(1, 2)
-    assert plot_proof_contrast(curve, ax=right) is fig
-    assert len(right.get_lines()) == 4 and len(left.get_lines()) == 0
-    plt.close(fig)
+def test_new_axes_reuses_given_axes_or_makes_a_figure() -> None:
+    fig, ax = plt.subplots()
+    assert new_axes(ax) is ax
+    fresh = new_axes(figsize=(3.0, 2.0))
+    assert fresh is not ax and tuple(fresh.figure.get_size_inches()) == (3.0, 2.0)
+    plt.close("all")
+
+
+@pytest.mark.parametrize(
+    "pattern", ["chapters/ch01_*.py", "chapters/ch05_*.py", "schedules/*.py"], ids=lambda p: p.split("/")[-1]
+)
+def test_no_hex_colour_outside_plotting(pattern: str) -> None:
+    """Chapters 1 and 5 and the schedules take every colour from this module, by meaning."""
+    files = sorted(PACKAGE.glob(pattern))
+    assert files
+    for path in files:
+        found = HEX_COLOUR.findall(path.read_text(encoding="utf-8"))
+        assert not found, f"{path.name} defines colours {found}: add a role to plotting.COLORS instead"

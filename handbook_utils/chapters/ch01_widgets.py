@@ -1,8 +1,11 @@
 """The playable proof-writing game (chapter 1) as an ipywidgets view.
 
-All state lives in :class:`~handbook_utils.chapters.ch01_proofs.ProofGame`; this module only draws it and
-forwards button clicks. The HTML renderers are plain functions so the static book can show the
-same end screen for a simulated reader (:func:`static_game_fallback`) without a kernel.
+All state lives in :class:`~handbook_utils.chapters.ch01_game.ProofGame`; this module only draws it
+and forwards button clicks. The HTML renderers are plain functions so the static book can show the
+same end screen for a simulated reader (:func:`static_game_fallback`) without a kernel. Colours
+come from :data:`handbook_utils.plotting.COLORS` by meaning.
+
+Used by chapter 1 (``ProofGameWidget`` and ``static_game_fallback``).
 """
 
 from __future__ import annotations
@@ -14,16 +17,10 @@ from typing import Any
 import ipywidgets as widgets
 from IPython.display import HTML
 
-from handbook_utils.chapters.ch01_proofs import (
-    PROOFS,
-    GameSummary,
-    Phase,
-    Proof,
-    ProofGame,
-    ProofResult,
-    play_simulated_game,
-)
 from handbook_utils.plotting import COLORS
+
+from .ch01_game import GameSummary, Phase, ProofGame, ProofResult, play_simulated_game
+from .ch01_proofs import PROOFS, Proof
 
 __all__ = [
     "ProofGameWidget",
@@ -60,7 +57,7 @@ def _word(text: str, color: str, *, strike: bool = False, bold: bool = False) ->
 
 
 def _blank() -> str:
-    return '<span style="border-bottom:2px solid #333;padding:0 1.5em;">&#8203;</span>'
+    return f'<span style="border-bottom:2px solid {COLORS["ink"]};padding:0 1.5em;">&#x200b;</span>'
 
 
 def render_prefix_html(title: str, prefix: tuple[str, ...], phase: Phase) -> str:
@@ -79,7 +76,7 @@ def render_result_html(result: ProofResult) -> str:
     """One finished proof with the reader's wrong words struck through and the true word
     after each. Used only once the game is over."""
     words = []
-    for chosen, true in zip(result.chosen, result.true_words):
+    for chosen, true in zip(result.chosen, result.true_words, strict=True):
         if chosen == true:
             words.append(_word(chosen, COLORS["free_running"]))
         else:
@@ -136,7 +133,7 @@ def static_game_fallback(
 ) -> HTML:
     """The end screen of a *simulated* reader, as static HTML for readers without a kernel.
 
-    The simulated reader is the one of :func:`handbook_utils.chapters.ch01_proofs.simulate_player`.
+    The simulated reader is the one of :func:`handbook_utils.chapters.ch01_simulation.simulate_player`.
     """
     game = play_simulated_game(word_accuracy, confusion_after_error, seed=seed)
     return HTML(_end_screen_html(game))
@@ -145,7 +142,7 @@ def static_game_fallback(
 class ProofGameWidget:
     """The game as a widget. ``ProofGameWidget()`` as the last line of a cell displays it.
 
-    Parameters mirror :class:`~handbook_utils.chapters.ch01_proofs.ProofGame`; the same ``seed`` always
+    Parameters mirror :class:`~handbook_utils.chapters.ch01_game.ProofGame`; the same ``seed`` always
     gives the same button order.
     """
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...plotting import COLORS, PALETTE
+from ...plotting import COLORS, PALETTE, SCHEDULE_COLORS
 from ...recipes import Recipe
+from ...schedules import solve_schedule
 from ...strategies import AlwaysSampling, ScheduledSampling, Strategy, TeacherForcing
 from ...tasks import CurriculumTask
-from ..ch05_schedule_tuning import SCHEDULE_COLORS, solve_schedule
 
 
 @dataclass(frozen=True)
