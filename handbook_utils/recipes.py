@@ -119,8 +119,7 @@ class Recipe:
             raise TypeError(f"task must be a handbook_utils.tasks.Task, got {type(self.task).__name__}")
         if self.arch not in ("gpt", "gru"):
             raise ValueError(f"arch must be 'gpt' or 'gru', got {self.arch!r}")
-        if not callable(getattr(self.strategy, "loss", None)):
-            raise TypeError(f"strategy must have a loss(model, batch, epoch) method, got {type(self.strategy).__name__}")
+        checks.instance("strategy", self.strategy, Strategy, "handbook_utils.strategies.Strategy instance")
         if isinstance(self.model_seed, bool) or not isinstance(self.model_seed, int) or self.model_seed < 0:
             raise ValueError(f"model_seed must be an int >= 0, got {self.model_seed!r}")
         object.__setattr__(self, "model", _frozen(self.model, "model"))

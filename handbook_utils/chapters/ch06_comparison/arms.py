@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ... import checks
 from ...plotting import COLORS, PALETTE, SCHEDULE_COLORS
 from ...recipes import Recipe
 from ...schedules import solve_schedule
@@ -22,8 +23,7 @@ class Arm:
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
             raise TypeError("name must be a non-empty str")
-        if not callable(getattr(self.strategy, "loss", None)):
-            raise TypeError(f"strategy must have a loss(model, batch, epoch) method, got {type(self.strategy).__name__}")
+        checks.instance("strategy", self.strategy, Strategy, "handbook_utils.strategies.Strategy instance")
 
     def recipe(self, base: Recipe, seed: int) -> Recipe:
         """``base`` trained this arm's way, with ``seed`` for both the weights and the data."""

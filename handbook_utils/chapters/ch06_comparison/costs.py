@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ... import checks
 from ...metrics import inject_error_and_continue
 from ...runtime import cpu_threads, eval_mode, time_in_turns
 from ...strategies import Draws, Strategy, _choose, sequential_inputs_and_logits
@@ -40,8 +41,7 @@ def step_costs(
         raise ValueError(f"repeats must be an int >= 1, got {repeats!r}")
     steps = {}
     for name, strategy in strategies.items():
-        if not callable(getattr(strategy, "loss", None)):
-            raise TypeError(f"strategies[{name!r}] has no loss method")
+        checks.instance(f"strategies[{name!r}]", strategy, Strategy, "handbook_utils.strategies.Strategy instance")
         m = copy.deepcopy(model).train()
         opt = configure_optimizer(m, 1e-4, 0.0)
 
