@@ -4,8 +4,8 @@ import itertools
 
 import pytest
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from fixtures_addition import ChainOracle, MarkovOracle
 
 from handbook_utils.generation import sequence_log_prob
 from handbook_utils.metrics import evaluate, inject_error_and_continue, markov_kl_per_position
@@ -56,33 +56,6 @@ def test_evaluate_is_self_consistent():
     assert ev.per_position_free_accuracy[0] == pytest.approx(ev.per_position_tf_accuracy[0])
 
 
-class ChainOracle(nn.Module):
-    """A 'model' that knows the addition chain: logits favour the gold next token of a known example."""
-
-    def __init__(self, task, examples):
-        super().__init__()
-        self.dummy = nn.Parameter(torch.zeros(1))
-        self.vocab_size = task.tokenizer.vocab_size
-        self.block_size = None
-        self.tok = task.tokenizer
-        self.full = {tuple(self.tok.encode(e.prompt)): self.tok.encode(e.prompt + e.target) + [1] for e in examples}
-
-    def forward(self, idx):
-        B, T = idx.shape
-        out = torch.zeros(B, T, self.vocab_size)
-        for b in range(B):
-            row = idx[b].tolist()
-            seq = next(s for p, s in self.full.items() if row[: len(p)] == list(p)[: len(row)])
-            for t in range(T):
-                if t + 1 < len(seq):
-                    out[b, t, seq[t + 1]] = 10.0
-        return out
-
-    def step(self, idx, state=None):
-        state = idx if state is None else torch.cat([state, idx], 1)
-        return self.forward(state)[:, -idx.shape[1] :], state
-
-
 def test_evaluate_of_a_perfect_model():
     examples = TASK.sample(10, 0)
     ev = evaluate(ChainOracle(TASK, examples), TASK, n=10, seed=0)
@@ -95,24 +68,6 @@ def test_evaluate_teacherless_path_star_runs():
     task = PathStarTask(degree=2, path_length=3, n_nodes=10, teacherless=True)
     ev = evaluate(gpt(task), task, n=8, seed=0)
     assert len(ev.free_running_outputs) == 8
-
-
-class MarkovOracle(nn.Module):
-    """Outputs the true chain's log-probabilities: its KL must be 0 in both modes."""
-
-    def __init__(self, task):
-        super().__init__()
-        self.task = task
-        self.dummy = nn.Parameter(torch.zeros(1))
-        self.vocab_size = task.tokenizer.vocab_size
-        self.block_size = None
-
-    def forward(self, idx):
-        return self.task.true_next_token_table(idx).clamp_min(1e-30).log().float()
-
-    def step(self, idx, state=None):
-        state = idx if state is None else torch.cat([state, idx], 1)
-        return self.forward(state)[:, -idx.shape[1] :], state
 
 
 def test_markov_kl_is_zero_for_the_true_chain_and_positive_for_a_random_model():
