@@ -161,3 +161,27 @@ def token_id_list(name: str, ids, vocab_size: int) -> list[int]:
             raise ValueError(f"{name} holds {i}, outside the model's vocabulary [0, {vocab_size})")
         out.append(i)
     return out
+
+
+def probabilities(name: str, values, *, allow_zero: bool = True) -> np.ndarray:
+    """A number or an array of probabilities in ``[0, 1]`` (``(0, 1]`` with ``allow_zero=False``), as
+    a float array: the vectorised :func:`probability`, for functions a slider calls with arrays."""
+    if _is_bool(values) or (isinstance(values, np.ndarray) and values.dtype == bool):
+        raise TypeError(f"{name} must be a probability or an array of them, got bool")
+    try:
+        arr = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a probability or an array of them, got {type(values).__name__}") from None
+    low_ok = arr >= 0 if allow_zero else arr > 0
+    if not (np.all(np.isfinite(arr)) and np.all(low_ok) and np.all(arr <= 1)):
+        raise ValueError(f"{name} must be in {'[0' if allow_zero else '(0'}, 1], got {values!r}")
+    return arr
+
+
+def non_empty_list(name: str, values, cls: type) -> list:
+    """A non-empty list or tuple whose items are all ``cls``, returned as a list."""
+    if isinstance(values, (cls, str, bytes)) or not isinstance(values, (list, tuple)) or not values:
+        raise TypeError(f"{name} must be a non-empty list of {cls.__name__}, got {type(values).__name__}")
+    for i, value in enumerate(values):
+        instance(f"{name}[{i}]", value, cls)
+    return list(values)

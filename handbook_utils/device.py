@@ -48,7 +48,8 @@ def get_device(prefer: str | torch.device | None = None) -> torch.device:
     source = "prefer" if prefer is not None else "HANDBOOK_DEVICE"
     available = available_devices()
     if kind not in _KNOWN:
-        raise ValueError(f"{source}={requested!r} is not a known device name ({list(_KNOWN)}); available here: {available}")
+        raise ValueError(f"{source}={requested!r} is not a known device name ({list(_KNOWN)}); "
+                         f"available here: {available}")
     if kind not in available:
         raise ValueError(f"{source}={requested!r} is not available on this machine; available: {available}")
     try:

@@ -38,7 +38,8 @@ def _pick(logits: torch.Tensor, greedy: bool, temperature: float, top_k: int | N
 def check_model(model) -> torch.device:
     """The model's device; a TypeError naming ``model`` if it is not a module with parameters and ``step``."""
     if not isinstance(model, torch.nn.Module) or not callable(getattr(model, "step", None)):
-        raise TypeError(f"model must be a torch.nn.Module with a step() method (GPT, GRULM), got {type(model).__name__}")
+        raise TypeError("model must be a torch.nn.Module with a step() method (GPT, GRULM), "
+                        f"got {type(model).__name__}")
     try:
         return next(model.parameters()).device
     except StopIteration:
@@ -101,7 +102,7 @@ def generate_ids(
     P_min = min(lens)
     L = max(n + k for n, k in zip(lens, budgets))  # one past the last position any row can fill
     block_size = getattr(model, "block_size", None)
-    if block_size is not None and L - 1 > block_size:
+    if block_size is not None and block_size < L - 1:
         raise ValueError(
             f"max_new_tokens={max_new_tokens} with prompts of up to {max(lens)} tokens needs {L - 1} "
             f"positions, more than the model's block_size {block_size}"

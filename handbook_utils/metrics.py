@@ -229,7 +229,8 @@ def inject_error_and_continue(model, task: AdditionChainTask, examples, position
     """
     check_model(model)
     if not isinstance(task, AdditionChainTask):
-        raise TypeError(f"task must be an AdditionChainTask (its chain makes recovery checkable), got {type(task).__name__}")
+        raise TypeError("task must be an AdditionChainTask (its chain makes recovery checkable), "
+                        f"got {type(task).__name__}")
     checks.same_vocabulary(model, task.tokenizer)
     if isinstance(examples, int) and not isinstance(examples, bool):
         examples = task.sample(checks.positive_int("examples", examples), seed)

@@ -25,6 +25,7 @@ __all__ = [
     "PALETTE",
     "SCHEDULE_COLORS",
     "FIGSIZE",
+    "FRACTION_LIMITS",
     "DPI",
     "BOOK_RC",
     "use_book_style",
@@ -64,6 +65,8 @@ SCHEDULE_COLORS: dict[str, str] = {
 Used by chapter 5's figures and explorer and by chapter 6's arms, so a family keeps its colour."""
 
 FIGSIZE: tuple[float, float] = (6.4, 4.0)
+FRACTION_LIMITS: tuple[float, float] = (-0.02, 1.02)
+"""Axis limits for a share or a probability: 0 and 1 stay visible instead of sitting on the frame."""
 DPI: int = 110
 
 BOOK_RC: dict[str, object] = {

@@ -4,11 +4,11 @@ import pytest
 import torch
 
 from handbook_utils import cache as cache_lib
+from handbook_utils.chapters.ch06_comparison import run_grid
 from handbook_utils.generation import generate_ids, sequence_log_prob
+from handbook_utils.grid import run_jobs
 from handbook_utils.metrics import evaluate, inject_error_and_continue, markov_kl_per_position
 from handbook_utils.models import GPT, GPTConfig, GRUConfig, make_model
-from handbook_utils.chapters.ch06_comparison import run_grid
-from handbook_utils.grid import run_jobs
 from handbook_utils.strategies import AlwaysSampling, ScheduledSampling, TeacherForcing
 from handbook_utils.tasks import (
     AdditionChainTask,
@@ -68,7 +68,8 @@ CASES = [
     ("dropout one", lambda: GPTConfig(vocab_size=10, dropout=1.0), ValueError, "dropout"),
     ("gru n_hidden zero", lambda: GRUConfig(vocab_size=10, n_hidden=0), ValueError, "n_hidden"),
     ("GPT given a GRU config", lambda: GPT(GRUConfig(vocab_size=10)), TypeError, "config"),
-    ("sequence longer than block size", lambda: small()(torch.zeros(1, 500, dtype=torch.long)), ValueError, "block_size"),
+    ("sequence longer than block size", lambda: small()(torch.zeros(1, 500, dtype=torch.long)), ValueError,
+     "block_size"),
     ("idx float", lambda: small()(torch.zeros(1, 3)), ValueError, "idx"),
     ("idx not a tensor", lambda: small()([[1, 2]]), TypeError, "idx"),
     # strategies
@@ -90,9 +91,11 @@ CASES = [
     ("grad_clip zero", train_with(grad_clip=0.0), ValueError, "grad_clip"),
     ("steps_per_epoch zero", train_with(steps_per_epoch=0), ValueError, "steps_per_epoch"),
     ("progress not bool", train_with(progress="yes"), TypeError, "progress"),
-    ("model too short for the task", train_with(model=GPT(GPTConfig(vocab_size=TASK.tokenizer.vocab_size, block_size=4))),
+    ("model too short for the task",
+     train_with(model=GPT(GPTConfig(vocab_size=TASK.tokenizer.vocab_size, block_size=4))),
      ValueError, "block_size"),
-    ("model vocabulary mismatch", train_with(model=GPT(GPTConfig(vocab_size=5, block_size=64))), ValueError, "vocab_size"),
+    ("model vocabulary mismatch", train_with(model=GPT(GPTConfig(vocab_size=5, block_size=64))), ValueError,
+     "vocab_size"),
     ("task not a task", train_with(task="addition"), TypeError, "task"),
     ("strategy without loss", lambda: train(small(), TASK, object(), steps=1, batch_size=1, lr=1e-3, seed=0,
                                             cache=False), TypeError, "strategy"),
@@ -117,11 +120,13 @@ CASES = [
     ("evaluate task wrong type", lambda: evaluate(small(), "task", n=1, seed=0), TypeError, "task"),
     ("sequence_log_prob prompt_len zero", lambda: sequence_log_prob(small(), torch.ones(1, 4, dtype=torch.long), 0),
      ValueError, "prompt_len"),
-    ("markov kl mode", lambda: markov_kl_per_position(small(), MarkovTask(), n=1, seed=0, mode="both"), ValueError, "mode"),
+    ("markov kl mode", lambda: markov_kl_per_position(small(), MarkovTask(), n=1, seed=0, mode="both"), ValueError,
+     "mode"),
     ("markov kl non-markov task", lambda: markov_kl_per_position(small(), TASK, n=1, seed=0), TypeError, "task"),
     ("injection on path-star", lambda: inject_error_and_continue(small(), PathStarTask(), 3, 0, 0), TypeError, "task"),
     # vocabulary and ids: a model built for another tokenizer is refused at every entry point
-    ("evaluate with another vocabulary", lambda: evaluate(small(), MarkovTask(), n=1, seed=0), ValueError, "vocab_size"),
+    ("evaluate with another vocabulary", lambda: evaluate(small(), MarkovTask(), n=1, seed=0), ValueError,
+     "vocab_size"),
     ("injection with another vocabulary",
      lambda: inject_error_and_continue(make_model(GPTConfig.for_task(AdditionChainTask(), n_layer=1, n_head=1,
                                                                      n_embd=8, vocab_size=40)), TASK, 2, 0, 0),

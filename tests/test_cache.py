@@ -127,4 +127,5 @@ def test_key_is_stable_and_sensitive():
     s = {"a": 1, "b": [1.5, "x"], "task": TASK}
     assert cache_lib.make_key(s) == cache_lib.make_key(dict(s))
     assert cache_lib.make_key(s) != cache_lib.make_key({**s, "a": 2})
-    assert cache_lib.make_key({"t": AdditionChainTask(n_terms=3)}) != cache_lib.make_key({"t": AdditionChainTask(n_terms=4)})
+    three, four = AdditionChainTask(n_terms=3), AdditionChainTask(n_terms=4)
+    assert cache_lib.make_key({"t": three}) != cache_lib.make_key({"t": four})

@@ -1,4 +1,4 @@
-"""The comparison grid: curriculum data, arms, cached runs, summaries, costs, K passes and figures."""
+"""Chapter 6's comparison: arms, settings, stored runs, summaries, costs, K passes and figures."""
 
 from __future__ import annotations
 
@@ -13,14 +13,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from handbook_utils import cache as cache_lib  # noqa: E402
 from handbook_utils.chapters import ch06_comparison as C  # noqa: E402
+from handbook_utils.metrics import InjectedExample  # noqa: E402
 from handbook_utils.models import GPTConfig, GRUConfig, make_model  # noqa: E402
 from handbook_utils.recipes import addition_recipe  # noqa: E402
 from handbook_utils.schedules import ConstantSchedule  # noqa: E402
 from handbook_utils.strategies import AlwaysSampling, Draws, ScheduledSampling, TeacherForcing  # noqa: E402
-from handbook_utils.tasks import AdditionChainTask  # noqa: E402
-from handbook_utils.training import train  # noqa: E402
+from handbook_utils.tasks import AdditionChainTask, CurriculumTask  # noqa: E402
 
 TINY_TASK = AdditionChainTask(n_terms=(2, 3), max_value=3)
 TINY = C.ComparisonSetting(
@@ -51,62 +50,6 @@ def _isolated(tmp_path, monkeypatch):
     plt.close("all")
 
 
-# ---- curriculum ------------------------------------------------------------------------------
-
-
-def test_curriculum_grows_one_length_per_stage():
-    task = C.CurriculumTask(n_terms=(2, 4), max_value=5, full_at_epoch=60)
-    assert [task.n_terms_at(e) for e in (0, 29.9, 30, 59.9, 60, 500)] == [
-        (2, 2), (2, 2), (2, 3), (2, 3), (2, 4), (2, 4)]
-    for epoch, longest in ((0, 2), (45, 3), (80, 4)):
-        terms = [e.prompt.count("+") + 1 for e in task.sample_at(200, seed=3, epoch=epoch)]
-        assert min(terms) == 2 and max(terms) == longest
-
-
-def test_curriculum_evaluates_on_the_full_task():
-    base = AdditionChainTask(n_terms=(4, 6), max_value=3)
-    task = C.CurriculumTask.wrap(base, full_at_epoch=10)
-    assert task.sample(50, 7) == base.sample(50, 7)  # same evaluation questions
-    assert task.max_len == base.max_len and task.tokenizer.vocab_size == base.tokenizer.vocab_size
-    assert task.base == base
-    assert task.sample_at(20, 1, 10.0) == base.sample(20, 1)
-
-
-def test_training_follows_the_curriculum(monkeypatch):
-    task = C.CurriculumTask(n_terms=(2, 3), max_value=3, full_at_epoch=2)
-    seen = []
-    original = C.CurriculumTask.sample_at
-
-    def spy(self, n, seed, epoch):
-        seen.append(self.n_terms_at(epoch))
-        return original(self, n, seed, epoch)
-
-    monkeypatch.setattr(C.CurriculumTask, "sample_at", spy)
-    model = make_model(GPTConfig.for_task(task, n_layer=1, n_head=2, n_embd=16))
-    train(model, task, steps=4, batch_size=2, lr=1e-3, seed=0, progress=False, cache=False, steps_per_epoch=1)
-    assert seen == [(2, 2), (2, 2), (2, 3), (2, 3)]
-
-
-def test_curriculum_is_hashable_for_the_cache():
-    a = C.CurriculumTask(n_terms=(2, 4), max_value=5, full_at_epoch=60)
-    b = C.CurriculumTask(n_terms=(2, 4), max_value=5, full_at_epoch=30)
-    assert cache_lib.make_key({"t": a}) != cache_lib.make_key({"t": b})
-    assert cache_lib.make_key({"t": a}) != cache_lib.make_key({"t": a.base})
-
-
-def test_curriculum_bad_inputs():
-    with pytest.raises(ValueError, match="full_at_epoch"):
-        C.CurriculumTask(n_terms=(2, 4), full_at_epoch=0)
-    with pytest.raises(TypeError, match="full_at_epoch"):
-        C.CurriculumTask(n_terms=(2, 4), full_at_epoch="10")
-    with pytest.raises(ValueError, match="epoch"):
-        C.CurriculumTask(n_terms=(2, 4)).n_terms_at(-1)
-    with pytest.raises(TypeError, match="AdditionChainTask"):
-        C.CurriculumTask.wrap("not a task")
-    with pytest.raises(TypeError, match="already"):
-        C.CurriculumTask.wrap(C.CurriculumTask(n_terms=(2, 4)))
-
-
 # ---- arms and settings -----------------------------------------------------------------------
 
 
@@ -125,7 +68,7 @@ def test_default_arms_schedules_hit_their_target():
 def test_arm_recipe_changes_strategy_task_and_seeds():
     base = TINY.base_recipe("tiny")
     curriculum = C.Arm("curriculum", TeacherForcing(), curriculum_full_at=5.0).recipe(base, seed=3)
-    assert isinstance(curriculum.task, C.CurriculumTask) and curriculum.task.base == TINY_TASK
+    assert isinstance(curriculum.task, CurriculumTask) and curriculum.task.base == TINY_TASK
     assert curriculum.train["seed"] == 3 and curriculum.model_seed == 3
     ss = TWO_ARMS[1].recipe(base, seed=1)
     assert ss.task == TINY_TASK and ss.strategy == TWO_ARMS[1].strategy
@@ -171,7 +114,8 @@ def test_run_one_measures_a_trained_model():
 def test_grid_is_cached_and_repeatable():
     first = C.run_grid(TINY, TWO_ARMS, workers=1)
     assert first.trained == 4
-    assert [(r.arm, r.seed) for r in first.results] == [("teacher forcing", 0), ("teacher forcing", 1), ("SS", 0), ("SS", 1)]
+    assert [(r.arm, r.seed) for r in first.results] == [("teacher forcing", 0), ("teacher forcing", 1),
+                                                         ("SS", 0), ("SS", 1)]
     again = C.run_grid(TINY, TWO_ARMS, workers=1)
     assert again.trained == 0 and same(again.results, first.results)
     fresh = C.run_grid(TINY, TWO_ARMS, workers=1, cache=False)
@@ -207,15 +151,14 @@ def test_survival_curve():
         C.survival_curve([], 3)
 
 
-def test_answer_follows_chain():
-    assert C.answer_follows_chain("<think>3+4=7</think>7") is True
-    assert C.answer_follows_chain("<think>4+3=7</think>6") is False  # the answer ignores the notes
-    assert C.answer_follows_chain("<think>4+3</think>7") is None  # no chain result to compare
-    assert C.answer_follows_chain("<think>1+2=3</think>") is None
-    assert C.chain_agreement(["<think>1+1=2</think>2", "<think>1+1=2</think>3", "garbage"]) == 0.5
-    assert math.isnan(C.chain_agreement(["garbage"]))
-    with pytest.raises(TypeError, match="output"):
-        C.answer_follows_chain(12)
+def test_chain_agreement_counts_well_formed_answers_only():
+    def injected(output):
+        return InjectedExample(prompt="1+1=", injected_prefix="", output=output, injected_index=7, true_answer=2,
+                               trusting_answer=2, final_correct=True, followed_error=False)
+
+    outputs = ["<think>1+1=2</think>2", "<think>1+1=2</think>3", "garbage"]
+    assert C.chain_agreement([injected(o) for o in outputs]) == 0.5
+    assert math.isnan(C.chain_agreement([injected("garbage")]))
 
 
 # ---- summaries -------------------------------------------------------------------------------

@@ -7,9 +7,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from handbook_utils import cache as cache_lib
+from handbook_utils.models import GPTConfig, make_model
 from handbook_utils.tasks import (
     EOS,
     AdditionChainTask,
+    CurriculumTask,
     Example,
     MarkovTask,
     PathStarTask,
@@ -17,7 +20,7 @@ from handbook_utils.tasks import (
     addition_chain,
     teacher_forcing_shift,
 )
-
+from handbook_utils.training import train
 
 # ---------------------------------------------------------------------------------- tokenizer
 
@@ -170,7 +173,7 @@ def test_teacher_forcing_shift(pairs):
     prompts, targets = zip(*pairs)
     batch = teacher_forcing_shift(prompts, targets, pad_id=0)
     B, T = batch.inputs.shape
-    assert T == max(len(p) + len(t) for p, t in pairs) - 1
+    assert max(len(p) + len(t) for p, t in pairs) - 1 == T
     for b, (p, t) in enumerate(pairs):
         seq = list(p) + list(t)
         L = len(seq)
@@ -189,3 +192,104 @@ def test_batch_targets_end_with_eos():
     for b, ex in enumerate(examples):
         scored = batch.targets[b][batch.loss_mask[b]].tolist()
         assert scored == tok.encode(ex.target) + [tok.eos_id]
+
+
+# ---------------------------------------------------------------------------------- reading chains
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.integers(2, 9))
+def test_the_gold_chain_passes_its_own_check_and_parses_back(seed, n):
+    task = AdditionChainTask(n_terms=(2, n), max_value=9)
+    for ex in task.sample(3, seed):
+        check = task.check_chain(ex.prompt, ex.target)
+        assert check.well_formed and check.chain_valid and check.answer_correct and check.answer_follows_chain
+        assert all(check.lines_valid) and check.first_invalid_line is None
+        assert task.chain_lines(ex.target) == task.gold_lines(ex.prompt)
+        assert task.answer_of(ex.target) == sum(task.terms_of(ex.prompt))
+        kinds = task.position_kinds(ex.target)
+        assert len(kinds) == len(ex.target) + 1 and set(kinds) <= set(task.KINDS)
+
+
+def test_check_chain_splits_valid_recovery_from_right_answers_through_invalid_notes():
+    check = AdditionChainTask.check_chain
+    # a slip in line 1, then correct reasoning from the slip: only line 1 is invalid; wrong answer
+    slip = check("1+2+3=", "<think>1+2+3=4+3=7</think>7")
+    assert slip.lines_valid == (True, False, True) and not slip.chain_valid
+    assert slip.answer_follows_chain and not slip.answer_correct and slip.first_invalid_line == 1
+    # the right sum written after invalid notes: answer right, chain not, answer ignores the notes
+    ignore = check("1+2+3=", "<think>1+2+3=4+3=7</think>6")
+    assert ignore.answer_correct and not ignore.chain_valid and ignore.answer_follows_chain is False
+    # a wrong copy of the question is invalid from line 0
+    assert check("1+2=", "<think>1+3=4</think>4").lines_valid == (False, True)
+    # unparseable notes: not well formed, but the answer is still judged
+    garbled = check("1+2=", "<think>1+=3</think>3")
+    assert not garbled.well_formed and garbled.answer_follows_chain is None and garbled.answer_correct
+    assert check("1+2=", "<think>1+2=3</think>").answer_follows_chain is None  # no answer
+    with pytest.raises(ValueError, match="prompt"):
+        check("1+2", "<think>1+2=3</think>3")
+
+
+def test_line_sum_and_generation_budget():
+    target = "<think>1+2+3=3+3=6</think>6"
+    assert AdditionChainTask.line_sum_at(target, target.index("3+3")) == 6
+    assert AdditionChainTask.line_sum_at("<think>1+2+3=4+3", 14) == 7  # unfinished line
+    assert AdditionChainTask().generation_budget(10) == 10 + 1 + 16
+    with pytest.raises(ValueError, match="target_length"):
+        AdditionChainTask().generation_budget(-1)
+
+
+# ---------------------------------------------------------------------------------- curriculum
+
+
+def test_curriculum_grows_one_length_per_stage():
+    task = CurriculumTask(n_terms=(2, 4), max_value=5, full_at_epoch=60)
+    assert [task.n_terms_at(e) for e in (0, 29.9, 30, 59.9, 60, 500)] == [
+        (2, 2), (2, 2), (2, 3), (2, 3), (2, 4), (2, 4)]
+    for epoch, longest in ((0, 2), (45, 3), (80, 4)):
+        terms = [e.prompt.count("+") + 1 for e in task.sample_at(200, seed=3, epoch=epoch)]
+        assert min(terms) == 2 and max(terms) == longest
+
+
+def test_curriculum_evaluates_on_the_full_task():
+    base = AdditionChainTask(n_terms=(4, 6), max_value=3)
+    task = CurriculumTask.wrap(base, full_at_epoch=10)
+    assert task.sample(50, 7) == base.sample(50, 7)  # same evaluation questions
+    assert task.max_len == base.max_len and task.tokenizer.vocab_size == base.tokenizer.vocab_size
+    assert task.base == base
+    assert task.sample_at(20, 1, 10.0) == base.sample(20, 1)
+
+
+def test_training_follows_the_curriculum(monkeypatch):
+    task = CurriculumTask(n_terms=(2, 3), max_value=3, full_at_epoch=2)
+    seen = []
+    original = CurriculumTask.sample_at
+
+    def spy(self, n, seed, epoch):
+        seen.append(self.n_terms_at(epoch))
+        return original(self, n, seed, epoch)
+
+    monkeypatch.setattr(CurriculumTask, "sample_at", spy)
+    model = make_model(GPTConfig.for_task(task, n_layer=1, n_head=2, n_embd=16))
+    train(model, task, steps=4, batch_size=2, lr=1e-3, seed=0, progress=False, cache=False, steps_per_epoch=1)
+    assert seen == [(2, 2), (2, 2), (2, 3), (2, 3)]
+
+
+def test_curriculum_is_hashable_for_the_cache():
+    a = CurriculumTask(n_terms=(2, 4), max_value=5, full_at_epoch=60)
+    b = CurriculumTask(n_terms=(2, 4), max_value=5, full_at_epoch=30)
+    assert cache_lib.make_key({"t": a}) != cache_lib.make_key({"t": b})
+    assert cache_lib.make_key({"t": a}) != cache_lib.make_key({"t": a.base})
+
+
+def test_curriculum_bad_inputs():
+    with pytest.raises(ValueError, match="full_at_epoch"):
+        CurriculumTask(n_terms=(2, 4), full_at_epoch=0)
+    with pytest.raises(TypeError, match="full_at_epoch"):
+        CurriculumTask(n_terms=(2, 4), full_at_epoch="10")
+    with pytest.raises(ValueError, match="epoch"):
+        CurriculumTask(n_terms=(2, 4)).n_terms_at(-1)
+    with pytest.raises(TypeError, match="AdditionChainTask"):
+        CurriculumTask.wrap("not a task")
+    with pytest.raises(TypeError, match="already"):
+        CurriculumTask.wrap(CurriculumTask(n_terms=(2, 4)))

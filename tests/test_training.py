@@ -60,7 +60,7 @@ def test_gru_and_sequential_scheduled_sampling_train():
     strategy = ScheduledSampling(LinearSchedule(end_epoch=1), mode="sequential")
     h = train(model, SMALL, strategy, steps=5, batch_size=4, lr=1e-3, seed=0, progress=False, cache=False,
               steps_per_epoch=5)
-    assert len(h.losses) == 5 and all(l > 0 for l in h.losses)
+    assert len(h.losses) == 5 and all(loss > 0 for loss in h.losses)
 
 
 class Curriculum(AdditionChainTask):

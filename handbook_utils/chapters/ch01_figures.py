@@ -10,7 +10,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from handbook_utils import checks
-from handbook_utils.plotting import COLORS, new_axes
+from handbook_utils.plotting import COLORS, FRACTION_LIMITS, new_axes
 
 from .ch01_simulation import ContrastCurve
 
@@ -34,7 +34,7 @@ def plot_proof_contrast(curve: ContrastCurve, ax: Axes | None = None) -> Figure:
             label=r"forecast $\hat{p}^{L}$ from teacher forcing")
     ax.set_xlabel("p = chance of the right word after a correct prefix")
     ax.set_ylabel("fraction")
-    ax.set_ylim(-0.02, 1.02)
+    ax.set_ylim(*FRACTION_LIMITS)
     ax.set_title(f"Same reader, two jobs (confusion after an error = "
                  f"{curve.confusion_after_error:.0%})")
     # the lower left is empty: whole-proof success is ~0 there, and per-word rates sit higher

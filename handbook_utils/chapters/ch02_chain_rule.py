@@ -30,7 +30,7 @@ from ..generation import check_model
 from ..plotting import COLORS, new_axes
 from ..runtime import eval_mode, time_in_turns
 from ..tasks import Example, Task
-from .ch02_loss import _check_examples, gold_log_probs
+from .ch02_loss import gold_log_probs
 
 __all__ = [
     "as_float64",
@@ -127,7 +127,7 @@ def one_token_at_a_time_nll(model, task: Task, examples: Sequence[Example]) -> t
     """
     device = check_model(model)
     checks.instance("task", task, Task)
-    examples = _check_examples(examples)
+    examples = checks.non_empty_list("examples", examples, Example)
     groups: dict[int, list[tuple[int, list[int], int]]] = {}  # prefix length -> (example, prefix, next id)
     for b, ex in enumerate(examples):
         prompt, target = task.encode(ex)

@@ -43,21 +43,12 @@ __all__ = [
 ]
 
 
-def _check_examples(examples) -> list[Example]:
-    """A non-empty list (or tuple) of :class:`Example`, as a list (chapter 2's readings and chain rule)."""
-    if isinstance(examples, Example) or not isinstance(examples, (list, tuple)) or not examples:
-        raise TypeError("examples must be a non-empty list of Example")
-    return [checks.instance(f"examples[{i}]", e, Example) for i, e in enumerate(examples)]
-
-
 def token_loss(p):
     """Cross-entropy of one token: ``-log p``, where ``p`` is the probability put on the right token.
 
     Works on a float or an array; ``p`` must lie in (0, 1].
     """
-    arr = np.asarray(p, dtype=float)
-    if not np.all(np.isfinite(arr)) or np.any(arr <= 0) or np.any(arr > 1):
-        raise ValueError(f"p must lie in (0, 1], got {p!r}")
+    arr = checks.probabilities("p", p, allow_zero=False)
     out = -np.log(arr) + 0.0  # + 0.0 turns -0.0 (for p = 1) into 0.0
     return float(out) if out.ndim == 0 else out
 
@@ -81,7 +72,7 @@ def gold_log_probs(model, task: Task, examples: Sequence[Example]) -> tuple[Batc
     """
     device = check_model(model)
     checks.instance("task", task, Task)
-    batch = task.batch(_check_examples(examples), device=device)
+    batch = task.batch(checks.non_empty_list("examples", examples, Example), device=device)
     with eval_mode(model):
         log_probs = F.log_softmax(model(batch.inputs).double(), dim=-1)  # (B, T, V)
     gold = log_probs.gather(-1, batch.targets[..., None]).squeeze(-1)  # (B, T)

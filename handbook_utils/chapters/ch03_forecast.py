@@ -31,7 +31,7 @@ from matplotlib.figure import Figure
 
 from .. import checks
 from ..metrics import Evaluation, evaluate
-from ..plotting import COLORS, PALETTE, new_axes
+from ..plotting import COLORS, FRACTION_LIMITS, PALETTE, new_axes
 from ..tasks import AdditionChainTask
 
 __all__ = [
@@ -53,18 +53,10 @@ __all__ = [
 # The arithmetic
 
 
-def _check_p(p) -> np.ndarray:
-    """``p`` (a number or an array) as an array of probabilities in [0, 1]."""
-    arr = np.asarray(p, dtype=float)
-    if not np.all(np.isfinite(arr)) or np.any(arr < 0) or np.any(arr > 1):
-        raise ValueError(f"p must be a probability in [0, 1], got {p!r}")
-    return arr
-
-
 def sequence_success(p, T):
     """``p ** T``: the chance that all ``T`` tokens are right when each is right with probability
     ``p``, independently of the others. Works elementwise on arrays."""
-    p_arr = _check_p(p)
+    p_arr = checks.probabilities("p", p)
     T_arr = np.asarray(T, dtype=float)
     if not np.all(np.isfinite(T_arr)) or np.any(T_arr < 0):
         raise ValueError(f"T must be a length >= 0, got {T!r}")
@@ -78,7 +70,7 @@ def length_at_success(p, success: float = 0.5):
     For ``success = 0.5`` and a small error rate ``e = 1 - p`` this is close to ``0.69 / e``: halve
     the error rate and you may write answers twice as long. ``p = 1`` gives ``inf``.
     """
-    p_arr = _check_p(p)
+    p_arr = checks.probabilities("p", p)
     success = checks.in_open_unit("success", success)
     if np.any(p_arr == 0):
         raise ValueError("p must be > 0")
@@ -105,7 +97,7 @@ def plot_success_curves(
     ax.axhline(0.5, color=COLORS["neutral"], lw=1, ls=":")
     ax.set_xlabel("answer length T (tokens)")
     ax.set_ylabel("P(every token right) = $p^T$")
-    ax.set_ylim(-0.02, 1.02)
+    ax.set_ylim(*FRACTION_LIMITS)
     ax.set_xlim(0, T_max)
     ax.set_title("Per-token accuracy compounds")
     ax.legend(loc="upper right")
@@ -237,8 +229,8 @@ def plot_exact_vs_prediction(
         for c in lengths:
             ax.annotate(f"k={c.value}", (c.predicted, c.exact_match), textcoords="offset points", xytext=(5, -10),
                         fontsize=8, color=COLORS["free_running"])
-    ax.set_xlim(-0.02, 1.02)
-    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlim(*FRACTION_LIMITS)
+    ax.set_ylim(*FRACTION_LIMITS)
     ax.set_aspect("equal")
     ax.set_xlabel(r"independence forecast: mean of $p^{T_i}$")
     ax.set_ylabel("measured exact match (free running, greedy)")
@@ -263,7 +255,7 @@ def plot_tf_vs_free(x, teacher_forced, free_running, guide, labels: tuple[str, s
     ax.plot(x, guide, ":", color=COLORS["prediction"], label=guide_label)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.set_ylim(-0.02, 1.02)
+    ax.set_ylim(*FRACTION_LIMITS)
     ax.set_title(title)
     ax.legend(loc=legend_loc)
     return ax.figure

@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 from .. import checks
 from ..generation import check_model, fit_to_context, generate_ids
 from ..metrics import InjectedExample, Injection, inject_error_and_continue
-from ..plotting import COLORS, PALETTE, new_axes
+from ..plotting import COLORS, FRACTION_LIMITS, PALETTE, new_axes
 from ..runtime import eval_mode
 from ..tasks import AdditionChainTask, Example, MarkovTask
 from .ch03_failures import answer_block_html, marked_answer_html
@@ -99,7 +99,7 @@ def addition_recovery(model, task: AdditionChainTask, positions: Sequence[int], 
 
 def _planted_kind(e: InjectedExample) -> str:
     """Kind of the corrupted character (:meth:`AdditionChainTask.position_kinds` of the gold chain)."""
-    gold = AdditionChainTask().example(AdditionChainTask.terms_of(e.prompt)).target
+    gold = AdditionChainTask.gold_target(e.prompt)
     return AdditionChainTask.position_kinds(gold)[e.injected_index]
 
 
@@ -238,7 +238,7 @@ def plot_addition_recovery(curves: Mapping[str, RecoveryCurve], baselines: Mappi
                 label=f"{label}: answer follows the planted line")
     ax.set_xlabel("position of the planted digit in the target")
     ax.set_ylabel("fraction of answers")
-    ax.set_ylim(-0.02, 1.02)
+    ax.set_ylim(*FRACTION_LIMITS)
     ax.set_title("One wrong digit planted in a correct chain")
     ax.legend(loc="upper right", fontsize=9)
     return ax.figure

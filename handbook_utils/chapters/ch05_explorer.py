@@ -20,7 +20,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from handbook_utils import checks
-from handbook_utils.plotting import COLORS, SCHEDULE_COLORS
+from handbook_utils.plotting import COLORS, FRACTION_LIMITS, SCHEDULE_COLORS
 from handbook_utils.schedules import (
     KIND_LABELS,
     KINDS,
@@ -107,7 +107,7 @@ def plot_explorer(state: ExplorerState, axes: Sequence[Axes] | None = None) -> F
             ax.axvspan(0, min(warmup, state.total_epochs), color=COLORS["neutral"], alpha=0.15, lw=0)
         ax.set_xlim(0, state.total_epochs)
         ax.set_xlabel("training time (epochs)")
-    left.set_ylim(-0.02, 1.02)
+    left.set_ylim(*FRACTION_LIMITS)
     left.set_ylabel("p = P(model's token)")
     left.set_title("Schedules")
     left.legend(loc="lower right", fontsize=9)

@@ -19,7 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from handbook_utils import checks
-from handbook_utils.plotting import COLORS, PALETTE, SCHEDULE_COLORS, new_axes
+from handbook_utils.plotting import COLORS, FRACTION_LIMITS, PALETTE, SCHEDULE_COLORS, new_axes
 from handbook_utils.schedules import KINDS, Schedule, describe, kind_of, schedule_curve
 
 __all__ = ["epoch_grid", "plot_schedule_curves", "plot_conventions"]
@@ -80,7 +80,7 @@ def plot_schedule_curves(
         ax.plot([target[0]], [target[1]], "*", ms=14, color=COLORS["prediction"], zorder=5,
                 label=f"target: p = {target[1]:g} at epoch {target[0]:g}")
     ax.set_xlim(0, x[-1])
-    ax.set_ylim(-0.02, 1.02)
+    ax.set_ylim(*FRACTION_LIMITS)
     ax.set_xlabel("training time (epochs)")
     ax.set_ylabel("p = P(feed the model's token)")
     ax.legend(loc="lower right")
@@ -117,7 +117,7 @@ def plot_conventions(
     right.set_title("ε = 1 − p: chance of the TRUE token")
     for ax in (left, right):
         ax.set_xlim(0, x[-1])
-        ax.set_ylim(-0.02, 1.02)
+        ax.set_ylim(*FRACTION_LIMITS)
         ax.set_xlabel("training time (epochs)")
     left.legend(loc="lower right")
     right.legend(loc="upper right", fontsize=9)

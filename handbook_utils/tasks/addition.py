@@ -112,10 +112,15 @@ class AdditionChainTask(Task):
             raise ValueError(f"terms must hold at least 2 numbers, got {len(terms)}")
         for t in terms:
             checks.integer("terms", t, 0)
-        lines = addition_chain([int(t) for t in terms])
+        terms = [int(t) for t in terms]
+        return Example(prompt="+".join(map(str, terms)) + "=", target=self.chain_text(terms))
+
+    @staticmethod
+    def chain_text(terms: Sequence[int]) -> str:
+        """The target for ``terms``: ``<think>`` + the chain's lines joined by ``=`` + ``</think>`` + sum."""
+        lines = addition_chain(terms)
         steps = "=".join("+".join(map(str, line)) for line in lines)
-        answer = lines[-1][0]
-        return Example(prompt="+".join(map(str, terms)) + "=", target=f"{THINK}{steps}{END_THINK}{answer}")
+        return f"{THINK}{steps}{END_THINK}{lines[-1][0]}"
 
     # ---------------------------------------------------------------- reading chains
 
@@ -130,6 +135,11 @@ class AdditionChainTask(Task):
     def gold_lines(cls, prompt: str) -> list[list[int]]:
         """The correct chain for a question, line by line."""
         return addition_chain(cls.terms_of(prompt))
+
+    @classmethod
+    def gold_target(cls, prompt: str) -> str:
+        """The correct answer text for a question (the target of :meth:`example`)."""
+        return cls.chain_text(cls.terms_of(prompt))
 
     @staticmethod
     def answer_of(output: str) -> int | None:

@@ -1,14 +1,14 @@
-"""Chapter 6, *Scheduled sampling in practice*: remedies for exposure bias trained side by side: the grid, its cache, its table and its figures.
+"""Chapter 6, *Scheduled sampling in practice*: remedies for exposure bias trained side by side.
 
-The chapter *Scheduled sampling in practice* calls this module; it holds every piece of logic the
-chapter needs so that the page itself is prose and short calls.
+The chapter calls this package; it holds every piece of logic the chapter needs so that the page
+itself is prose and short calls. One module per concern: ``arms``, ``settings``, ``runs`` (one run
+measured), ``grid`` (all runs, through :func:`handbook_utils.grid.run_jobs` and the one cache),
+``stats``, ``costs`` and ``figures``. The curriculum task lives in the core
+(:class:`handbook_utils.tasks.CurriculumTask`).
 
-- **Curriculum.** :class:`CurriculumTask` is an :class:`~handbook_utils.tasks.AdditionChainTask`
-  whose training data start with the shortest chains and grow: ``training.train`` calls its
-  ``sample_at(n, seed, epoch)``. Evaluation (``sample``) always sees the full task.
 - **Arms.** An :class:`Arm` is one way of training (a strategy, optionally a curriculum);
   :func:`default_arms` gives the six the chapter compares, with the schedules solved by
-  :func:`handbook_utils.chapters.ch05_schedule_tuning.solve_schedule`.
+  :func:`handbook_utils.schedules.solve_schedule`.
 - **Settings.** :data:`SETTINGS` holds a ``"quick"`` setting (what the book is built with: the
   whole grid is about a minute of CPU time, shared by two processes) and a ``"full"`` one (the
   model and task of the shared addition recipe of :mod:`handbook_utils.recipes`, five seeds; an
@@ -17,8 +17,8 @@ chapter needs so that the page itself is prose and short calls.
   :meth:`handbook_utils.recipes.Recipe.run` (so trained weights land in the model cache), measures
   each model (teacher-forced loss, free-running exact match, per-position accuracy and survival,
   recovery after an injected error and whether the answer still follows the model's own chain) and
-  stores these measurements as small JSON files next to the weights,
-  so a second run of the chapter reads them instantly. Runs are spread over worker processes.
+  stores these measurements as results in the model cache, so a second run of the chapter reads
+  them instantly. Runs are spread over worker processes (or Ray).
 - **Summaries.** :func:`summarize` gives mean ± standard deviation over seeds;
   :func:`format_table` prints them; :func:`verdicts` says, per arm and metric, whether an arm beat
   teacher forcing, lost to it, or stayed within seed noise.

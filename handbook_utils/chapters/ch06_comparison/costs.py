@@ -15,6 +15,7 @@ from ...metrics import inject_error_and_continue
 from ...runtime import cpu_threads, eval_mode, time_in_turns
 from ...strategies import Draws, Strategy, _choose, sequential_inputs_and_logits
 from ...tasks import AdditionChainTask, Batch
+from ...training import configure_optimizer
 
 
 def step_costs(
@@ -33,7 +34,6 @@ def step_costs(
     seconds do not. Runs on one thread, like the training runs of :func:`run_grid`.
     """
 
-    from ..training import configure_optimizer
 
     if not strategies:
         raise ValueError("strategies must not be empty")
@@ -68,7 +68,8 @@ class PassesAgreement:
 
 
 @torch.no_grad()
-def passes_agreement(model, batch: Batch, p: float, max_passes: int, *, seed: int = 0, mix: str = "sample") -> PassesAgreement:
+def passes_agreement(model, batch: Batch, p: float, max_passes: int, *, seed: int = 0,
+                     mix: str = "sample") -> PassesAgreement:
     """Feed ``batch`` with the same random draws sequentially and with K = 1 .. ``max_passes`` passes.
 
     Pass k fixes the k-th replaced position for good (it depends only on earlier inputs), so the
@@ -81,25 +82,24 @@ def passes_agreement(model, batch: Batch, p: float, max_passes: int, *, seed: in
         raise TypeError(f"batch must be a Batch, got {type(batch).__name__}")
     if isinstance(max_passes, bool) or not isinstance(max_passes, int) or max_passes < 1:
         raise ValueError(f"max_passes must be an int >= 1, got {max_passes!r}")
-    with eval_mode(model):
-        with cpu_threads(1):
-            draws = Draws.sample(batch, model.vocab_size, float(p), mix, torch.Generator().manual_seed(seed))
-            _, fed_seq = sequential_inputs_and_logits(model, batch, draws)
-            replaced = draws.use_model
-            n = int(replaced.sum())
-            gold = batch.inputs
-            noise = None if draws.gumbel is None else draws.gumbel[:, 1:]
-            x, tokens, rows = gold, [], []
-            for _ in range(max_passes):
-                pred = _choose(model(x)[:, :-1], noise)  # (B, T-1): the guess for input i, made at i-1
-                x = torch.cat([gold[:, :1], torch.where(replaced[:, 1:], pred, gold[:, 1:])], dim=1)
-                same = x == fed_seq
-                tokens.append(float(same[replaced].sum()) / n if n else 1.0)
-                rows.append(float(same.all(dim=1).double().mean()))
-                if rows[-1] == 1.0:  # every sequence as in the loop: a fixed point from here on
-                    break
-            tokens += [1.0] * (max_passes - len(tokens))
-            rows += [1.0] * (max_passes - len(rows))
+    with eval_mode(model), cpu_threads(1):
+        draws = Draws.sample(batch, model.vocab_size, float(p), mix, torch.Generator().manual_seed(seed))
+        _, fed_seq = sequential_inputs_and_logits(model, batch, draws)
+        replaced = draws.use_model
+        n = int(replaced.sum())
+        gold = batch.inputs
+        noise = None if draws.gumbel is None else draws.gumbel[:, 1:]
+        x, tokens, rows = gold, [], []
+        for _ in range(max_passes):
+            pred = _choose(model(x)[:, :-1], noise)  # (B, T-1): the guess for input i, made at i-1
+            x = torch.cat([gold[:, :1], torch.where(replaced[:, 1:], pred, gold[:, 1:])], dim=1)
+            same = x == fed_seq
+            tokens.append(float(same[replaced].sum()) / n if n else 1.0)
+            rows.append(float(same.all(dim=1).double().mean()))
+            if rows[-1] == 1.0:  # every sequence as in the loop: a fixed point from here on
+                break
+        tokens += [1.0] * (max_passes - len(tokens))
+        rows += [1.0] * (max_passes - len(rows))
     return PassesAgreement(tuple(range(1, max_passes + 1)), tuple(tokens), tuple(rows), batch.inputs.shape[1])
 
 

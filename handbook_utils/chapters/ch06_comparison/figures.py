@@ -11,7 +11,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ...plotting import COLORS, PALETTE, new_axes
+from ...plotting import COLORS, FRACTION_LIMITS, PALETTE, new_axes
 from .arms import ARM_COLORS
 from .grid import Grid
 from .runs import RunResult
@@ -52,7 +52,7 @@ def plot_training_curves(grid: Grid, *, arms: Sequence[str] | None = None, axes:
             if attr == "eval_tf_loss":
                 ax.set_yscale("log")
             else:
-                ax.set_ylim(-0.02, 1.02)
+                ax.set_ylim(*FRACTION_LIMITS)
             ax.set_title(f"{task}: {label}", fontsize=11)
             if row == len(tasks) - 1:
                 ax.set_xlabel("training step")
@@ -73,7 +73,8 @@ def plot_comparison(
     tasks, arms = _tasks_and_arms(summary)
     infos = [_check_metric(m) for m in metrics]
     if axes is None:
-        fig, axes = plt.subplots(1, len(metrics), figsize=(2.7 * len(metrics) + 1.5, 0.36 * len(arms) * len(tasks) + 1.4),
+        size = (2.7 * len(metrics) + 1.5, 0.36 * len(arms) * len(tasks) + 1.4)
+        fig, axes = plt.subplots(1, len(metrics), figsize=size,
                                  sharey=True, squeeze=False)
         axes = axes[0]
     markers = ("o", "s", "D", "^")
@@ -120,7 +121,7 @@ def plot_survival(grid: Grid, *, arms: Sequence[str] | None = None, axes: Sequen
             curve = np.mean([r.survival[:n] for r in runs], axis=0)
             ax.plot(np.arange(n), curve, color=_color(arm, i), label=arm, linewidth=1.8)
         ax.set_xlabel("characters into the answer")
-        ax.set_ylim(-0.02, 1.02)
+        ax.set_ylim(*FRACTION_LIMITS)
         ax.set_title(f"{task}", fontsize=11)
     axes[0].set_ylabel("answers still without a mistake")
     axes[-1].legend(fontsize=8.5, loc="upper right")
@@ -180,7 +181,8 @@ FLOW_TEXT: dict[str, str] = {
     "done": "Keep teacher\nforcing",
     "robust": "Long answers, each step\nbuilt on the ones before?",
     "budget": "Spend the compute\non more steps or\na bigger model",
-    "ss": "Parallel scheduled sampling:\none extra pass; p from 0,\nreaching 0.5 late in training;\nnever always-sample",
+    "ss": ("Parallel scheduled sampling:\none extra pass; p from 0,\nreaching 0.5 late in training;\n"
+           "never always-sample"),
     "check": "Recovery up, exact\nmatch within seed noise\n(three seeds or more)?",
     "keep": "Keep it",
     "drop": "Back to\nteacher forcing",

@@ -55,7 +55,7 @@ class RunResult:
 def _token_weights(task, n: int, seed: int) -> list[int]:
     """How many evaluation examples have a target token at each position."""
     lengths = [len(task.encode(e)[1]) for e in task.sample(n, seed)]
-    return [sum(L > t for L in lengths) for t in range(max(lengths))]
+    return [sum(t < L for L in lengths) for t in range(max(lengths))]
 
 
 def survival_curve(first_errors: Sequence[int | None], length: int) -> list[float]:

@@ -64,7 +64,8 @@ def _check_metric(name: str) -> MetricInfo:
     return METRICS[name]
 
 
-def summarize(results: Sequence[RunResult], metrics: Sequence[str] = tuple(METRICS)) -> dict[tuple[str, str], dict[str, Stat]]:
+def summarize(results: Sequence[RunResult],
+              metrics: Sequence[str] = tuple(METRICS)) -> dict[tuple[str, str], dict[str, Stat]]:
     """``{(task, arm): {metric: Stat}}`` over the seeds of each (task, arm), in first-seen order."""
     if not results:
         raise ValueError("results must not be empty")
