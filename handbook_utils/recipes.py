@@ -110,7 +110,7 @@ class Recipe:
     strategy: Strategy = TeacherForcing()
     arch: str = "gpt"
     model_seed: int = 0
-    init: "Recipe | None" = None
+    init: Recipe | None = None
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
@@ -145,7 +145,7 @@ class Recipe:
 
     # ---------------------------------------------------------------- deriving variants
 
-    def replace(self, *, model: Mapping | None = None, train: Mapping | None = None, **changes) -> "Recipe":
+    def replace(self, *, model: Mapping | None = None, train: Mapping | None = None, **changes) -> Recipe:
         """A copy with some fields changed. ``model`` and ``train`` are *merged* into the current ones;
         any training argument may also be given directly: ``recipe.replace(steps=300, seed=1)``."""
         train_changes = {k: changes.pop(k) for k in list(changes) if k in _TRAIN_KEYS}
@@ -166,7 +166,7 @@ class Recipe:
         return self.steps + (self.init.total_steps if self.init is not None else 0)
 
     @property
-    def stages(self) -> list["Recipe"]:
+    def stages(self) -> list[Recipe]:
         """The stages in training order, this recipe last."""
         return (self.init.stages if self.init is not None else []) + [self]
 
@@ -180,7 +180,7 @@ class Recipe:
 
     def run(
         self, *, cache: bool | str | os.PathLike = True, progress: bool = True, device=None, threads: int | None = 1
-    ) -> "Trained":
+    ) -> Trained:
         """Train (or load from the cache) and return the :class:`Trained` model, task and history.
 
         ``threads``: on the CPU, train with this many torch threads (restored afterwards); ``None``

@@ -116,7 +116,7 @@ class History:
         }
 
     @classmethod
-    def from_dict(cls, d: dict, from_cache: bool = False) -> "History":
+    def from_dict(cls, d: dict, from_cache: bool = False) -> History:
         evals = [(int(step), Evaluation(**ev)) for step, ev in d["evals"]]
         return cls(d["steps"], d["losses"], evals, d["wall_time_s"], d["config"], d.get("lrs", []), from_cache)
 

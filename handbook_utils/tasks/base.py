@@ -111,7 +111,7 @@ class Batch:
         """(B,) number of scored tokens per example: target characters + <eos>."""
         return self.loss_mask.sum(dim=1)
 
-    def to(self, device) -> "Batch":
+    def to(self, device) -> Batch:
         return Batch(*(t.to(device) for t in (self.inputs, self.targets, self.loss_mask, self.prompt_lens)))
 
 

@@ -88,7 +88,7 @@ class MarkovTask(Task):
         if T < 1 or not bool((ids[:, 0] == start_id).all()):
             raise ValueError("ids must start with the start symbol '^' in every row")
         states = ids[:, 1:] - (start_id + 1)  # (B, T-1)
-        if T > self.length + 1 or bool(((states < 0) | (states >= S)).any()):
+        if self.length + 1 < T or bool(((states < 0) | (states >= S)).any()):
             raise ValueError(f"ids must be '^' followed by at most {self.length} states")
         codes = torch.cat([torch.zeros(B, k, dtype=torch.long), states + 1], dim=1)  # (B, k + T - 1)
         context = torch.zeros(B, T, dtype=torch.long)
@@ -96,7 +96,7 @@ class MarkovTask(Task):
             context = context * (S + 1) + codes[:, j : j + T]
         probs = torch.zeros(B, T, V, dtype=torch.float64)
         probs[:, :, start_id + 1 :] = self.transition[context]  # (B, T, S)
-        if T == self.length + 1:  # after `length` states the chain is over
+        if self.length + 1 == T:  # after `length` states the chain is over
             probs[:, -1] = 0.0
             probs[:, -1, self.tokenizer.eos_id] = 1.0
         return probs

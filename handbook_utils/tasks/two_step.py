@@ -55,7 +55,7 @@ class TwoStepTask(Task):
         object.__setattr__(self, "tokenizer", Tokenizer(self.START + self.letters))
 
     @classmethod
-    def from_tops(cls, p_first: float, top_after_first: float, top_after_second: float) -> "TwoStepTask":
+    def from_tops(cls, p_first: float, top_after_first: float, top_after_second: float) -> TwoStepTask:
         """The three-letter tree of the chapter's slider: ``P(a) = p_first``, ``P(b) = 1 - p_first``;
         after ``a`` the letter ``a`` has ``top_after_first`` and the two others split the rest; after ``b``
         the letter ``a`` has ``top_after_second``, the rest split likewise."""

@@ -4,7 +4,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from pagecheck import CHROMIUM, CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parents[2]
