@@ -1,12 +1,65 @@
 """handbook_utils: the PyTorch code behind the handbook on teacher forcing and exposure bias.
 
-Modules, one job each:
+A small reusable core, one concept per module, and the code of single pages kept apart under
+``chapters`` and named by chapter. Read a core module top to bottom in one sitting; each says which
+chapters use it. ``tests/test_package_map.py`` keeps this map complete.
 
-- ``device``: pick the compute device (``HANDBOOK_DEVICE`` > cuda > mps > cpu) and seed everything.
-- ``plotting``: the book's one plotting style.
-- ``proofs`` / ``widgets``: the proof-writing game of chapter 1.
-- ``tasks``, ``models``, ``strategies``, ``training``, ``generation``, ``metrics``,
-  ``schedules``, ``cache``: the training core the later chapters call.
+The core
+--------
+
+- ``tasks``: toy tasks with known right answers, one module each (imported from here):
+- ``tasks.base``: examples, the character tokenizer, THE teacher-forcing shift, the Task interface.
+- ``tasks.addition``: the addition chain, its parsing and line-by-line check, the curriculum version.
+- ``tasks.markov``: text from a known Markov chain (exact KL at every position).
+- ``tasks.two_step``: a two-token distribution where greedy decoding misses the best answer.
+- ``tasks.path_star``: Bachmann & Nagarajan's path-star graph (and its teacherless variant).
+- ``models``: a small GPT with a KV cache, and a GRU language model, behind one interface.
+- ``strategies``: what the model reads while training: teacher forcing, scheduled sampling.
+- ``schedules``: the scheduled-sampling schedules (imported from here):
+- ``schedules.curves``: the schedule families as small callable objects.
+- ``schedules.bengio``: Bengio et al.'s ε convention, translated to ours.
+- ``schedules.solve``: solve a family for "reach p at epoch e"; when does a schedule reach p.
+- ``training``: the one training loop, ``train(model, task, strategy, TrainConfig)``.
+- ``generation``: free-running generation (batched, KV cache), greedy vs beam search, log P(answer).
+- ``metrics``: teacher-forced vs free-running evaluation, exact KL, error injection.
+- ``recipes``: named, cached training recipes shared by the chapters (``quick`` and ``gpu`` sizes).
+- ``grid``: many independent runs on a local process pool, or on Ray.
+- ``cache``: the one disk cache (trained weights and results), keyed by settings and code.
+- ``files``: the one atomic write, and the one digest of a tree of source files.
+- ``checks``: the one set of argument checks (name the parameter and the allowed range).
+- ``runtime``: ``HANDBOOK_*`` variables, CPU threads, eval mode, progress bars, fair timing.
+- ``device``: where tensors live (``HANDBOOK_DEVICE`` > cuda > mps > cpu), and seeding.
+- ``plotting``: the book's one plotting style, colours by meaning.
+
+Code of single pages (``handbook_utils.chapters``)
+--------------------------------------------------
+
+- ``chapters``: the package of chapter modules, ``chNN_topic``.
+- ``chapters.ch01_proofs``: chapter 1's three proofs, word by word, with their distractors.
+- ``chapters.ch01_game``: the proof-writing game (pure Python, no widgets).
+- ``chapters.ch01_simulation``: simulated players, and the independence forecast of whole proofs.
+- ``chapters.ch01_figures``: per-word vs whole-proof success, plotted.
+- ``chapters.ch01_widgets``: the game as an ipywidgets view, and its static fallback.
+- ``chapters.ch02_loss``: cross-entropy per token, and where the loss of one answer lives.
+- ``chapters.ch02_chain_rule``: next-token = whole-sequence likelihood; the causal mask, checked and timed.
+- ``chapters.ch02_decoding``: the tree where greedy decoding misses the most probable answer.
+- ``chapters.ch02_reinforce``: REINFORCE on a toy, against the exact gradient.
+- ``chapters.ch03_forecast``: p^T, its explorer, and forecasts against measured exact match.
+- ``chapters.ch03_token_errors``: teacher-forced errors, and whether they are independent.
+- ``chapters.ch03_failures``: where free-running answers first go wrong, and what follows.
+- ``chapters.ch04_exposure``: accuracy on own vs gold prefixes; KL curves; accumulated error.
+- ``chapters.ch04_planted``: planted errors on the addition chain and the Markov chain.
+- ``chapters.ch05_tokens``: how many model tokens a schedule feeds.
+- ``chapters.ch05_figures``: schedule curves and the two conventions, plotted.
+- ``chapters.ch05_explorer``: the schedule explorer (data, figure, widget).
+- ``chapters.ch06_comparison``: chapter 6's comparison of remedies, one module per concern:
+- ``chapters.ch06_comparison.arms``: the ways of training compared, and their colours.
+- ``chapters.ch06_comparison.settings``: quick and full sizes of the comparison.
+- ``chapters.ch06_comparison.runs``: one run trained and measured.
+- ``chapters.ch06_comparison.grid``: every run, through the grid runner and the cache.
+- ``chapters.ch06_comparison.stats``: mean ± spread over seeds, tables, verdicts.
+- ``chapters.ch06_comparison.costs``: seconds per step; K passes vs the sequential loop.
+- ``chapters.ch06_comparison.figures``: the chapter's figures and decision flowchart.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -35,22 +35,20 @@ def _pick(logits: torch.Tensor, greedy: bool, temperature: float, top_k: int | N
     return torch.multinomial(probs, 1, generator=generator).squeeze(1)  # (B,)
 
 
-def check_model(model) -> torch.device:
-    """The model's device; a TypeError naming ``model`` if it is not a module with parameters and ``step``."""
+def check_model(model, task=None) -> torch.device:
+    """The model's device; a TypeError naming ``model`` if it is not a module with parameters and
+    ``step``. With ``task`` (a Task) also a ValueError when the model was built for another vocabulary:
+    every public function that takes a model and a task calls this first."""
     if not isinstance(model, torch.nn.Module) or not callable(getattr(model, "step", None)):
         raise TypeError("model must be a torch.nn.Module with a step() method (GPT, GRULM), "
                         f"got {type(model).__name__}")
     try:
-        return next(model.parameters()).device
+        device = next(model.parameters()).device
     except StopIteration:
         raise TypeError("model must have at least one parameter") from None
-
-
-def _check_sampling(greedy, temperature, top_k, vocab_size) -> None:
-    checks.boolean("greedy", greedy)
-    checks.positive("temperature", temperature)
-    if top_k is not None:
-        checks.integer("top_k", top_k, 1, vocab_size)
+    if task is not None:
+        checks.same_vocabulary(model, task.tokenizer)
+    return device
 
 
 def fit_to_context(model, prompts: Sequence[Sequence[int]], budgets: Sequence[int]) -> list[int]:

@@ -82,8 +82,7 @@ def evaluate(model, task: Task, n: int, seed: int, *, batch_size: int = 256) -> 
     checks.positive_int("n", n)
     checks.non_negative_int("seed", seed)
     checks.positive_int("batch_size", batch_size)
-    device = check_model(model)
-    checks.same_vocabulary(model, task.tokenizer)
+    device = check_model(model, task)
     examples = task.sample(n, seed)
     total_loss, total_correct, total_tokens = 0.0, 0, 0
     tf_hits, free_hits, counts = [], [], []  # per target position
@@ -165,8 +164,7 @@ def markov_kl_per_position(
     checks.positive_int("batch_size", batch_size)
     if mode not in ("teacher_forced", "free_running"):
         raise ValueError(f"mode must be 'teacher_forced' or 'free_running', got {mode!r}")
-    device = check_model(model)
-    checks.same_vocabulary(model, task.tokenizer)
+    device = check_model(model, task)
     tok = task.tokenizer
     start_id = tok.stoi[task.START]
     allowed = torch.zeros(tok.vocab_size, dtype=torch.bool, device=device)
@@ -227,11 +225,10 @@ def inject_error_and_continue(model, task: AdditionChainTask, examples, position
     its (injected) notes. Examples with no digit at or after ``position`` are skipped.
     ``examples`` is a list of :class:`Example` or an int (that many are sampled with ``seed``).
     """
-    check_model(model)
     if not isinstance(task, AdditionChainTask):
         raise TypeError("task must be an AdditionChainTask (its chain makes recovery checkable), "
                         f"got {type(task).__name__}")
-    checks.same_vocabulary(model, task.tokenizer)
+    check_model(model, task)
     if isinstance(examples, int) and not isinstance(examples, bool):
         examples = task.sample(checks.positive_int("examples", examples), seed)
     if isinstance(examples, Example) or not isinstance(examples, (list, tuple)) or not examples:

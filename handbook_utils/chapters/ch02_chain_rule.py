@@ -125,7 +125,7 @@ def one_token_at_a_time_nll(model, task: Task, examples: Sequence[Example]) -> t
     same length are batched together across examples; each row still sees its prefix and nothing
     else (no padding). The count returned is one pass per scored token, as an unbatched loop would do.
     """
-    device = check_model(model)
+    device = check_model(model, task)
     checks.instance("task", task, Task)
     examples = checks.non_empty_list("examples", examples, Example)
     groups: dict[int, list[tuple[int, list[int], int]]] = {}  # prefix length -> (example, prefix, next id)

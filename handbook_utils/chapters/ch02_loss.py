@@ -70,7 +70,7 @@ def gold_log_probs(model, task: Task, examples: Sequence[Example]) -> tuple[Batc
     prefix; ``gold`` is ``(B, T)``, the log-probability of the gold next token (read it where
     ``batch.loss_mask`` is True). This is what training computes, before it is averaged.
     """
-    device = check_model(model)
+    device = check_model(model, task)
     checks.instance("task", task, Task)
     batch = task.batch(checks.non_empty_list("examples", examples, Example), device=device)
     with eval_mode(model):

@@ -212,7 +212,7 @@ def exact_match_signal(model, task: Task, example: Example, n_samples: int, seed
 
     Compared with the teacher-forced gradient of ``-log P(target | prompt)`` for the same example.
     """
-    device = check_model(model)
+    device = check_model(model, task)
     checks.instance("task", task, Task)
     checks.instance("example", example, Example)
     n = checks.positive_int("n_samples", n_samples)
@@ -248,7 +248,7 @@ def time_updates(model, task: Task, *, batch_size: int = 32, repeats: int = 5, s
     pass, backward the REINFORCE surrogate. Forward passes are counted with a hook on the embedding;
     the two are timed in turns (:func:`handbook_utils.runtime.time_in_turns`).
     """
-    device = check_model(model)
+    device = check_model(model, task)
     checks.instance("task", task, Task)
     checks.positive_int("batch_size", batch_size)
     checks.positive_int("repeats", repeats)

@@ -119,7 +119,7 @@ def recovery_by_kind(curve: RecoveryCurve) -> dict[str, tuple[int, float, float]
 @torch.no_grad()
 def final_answer_correct(model, task: AdditionChainTask, examples: Sequence[Example]) -> np.ndarray:
     """(n,) bool: whether the model's own greedy answer to each example ends with the right number."""
-    check_model(model)
+    check_model(model, task)
     checks.instance("task", task, AdditionChainTask)
     tok = task.tokenizer
     prompts = [tok.encode(e.prompt) for e in examples]
@@ -269,7 +269,7 @@ def markov_injection(model, task: MarkovTask, position: int, n: int, seed: int, 
     and measure the exact KL of its next ``window`` predictions (and on the unplanted strings, with
     the same sampling noise). The true chain conditions on the planted letter too, so the ideal
     model takes it at face value; what is measured is how well the model predicts *after* it."""
-    device = check_model(model)
+    device = check_model(model, task)
     checks.instance("task", task, MarkovTask)
     position, n = checks.positive_int("position", position), checks.positive_int("n", n)
     seed, window = checks.seed("seed", seed), checks.positive_int("window", window)
