@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from . import checks
 from .runtime import eval_mode
+from .tasks import Task
 
 
 def _pick(logits: torch.Tensor, greedy: bool, temperature: float, top_k: int | None, generator) -> torch.Tensor:
@@ -47,8 +48,16 @@ def check_model(model, task=None) -> torch.device:
     except StopIteration:
         raise TypeError("model must have at least one parameter") from None
     if task is not None:
+        checks.instance("task", task, Task, "handbook_utils.tasks.Task")
         checks.same_vocabulary(model, task.tokenizer)
     return device
+
+
+def _check_sampling(greedy, temperature, top_k, vocab_size) -> None:
+    checks.boolean("greedy", greedy)
+    checks.positive("temperature", temperature)
+    if top_k is not None:
+        checks.integer("top_k", top_k, 1, vocab_size)
 
 
 def fit_to_context(model, prompts: Sequence[Sequence[int]], budgets: Sequence[int]) -> list[int]:

@@ -119,8 +119,8 @@ def recovery_by_kind(curve: RecoveryCurve) -> dict[str, tuple[int, float, float]
 @torch.no_grad()
 def final_answer_correct(model, task: AdditionChainTask, examples: Sequence[Example]) -> np.ndarray:
     """(n,) bool: whether the model's own greedy answer to each example ends with the right number."""
-    check_model(model, task)
     checks.instance("task", task, AdditionChainTask)
+    check_model(model, task)
     tok = task.tokenizer
     prompts = [tok.encode(e.prompt) for e in examples]
     budgets = fit_to_context(model, prompts, [task.generation_budget(len(e.target)) for e in examples])
@@ -269,8 +269,8 @@ def markov_injection(model, task: MarkovTask, position: int, n: int, seed: int, 
     and measure the exact KL of its next ``window`` predictions (and on the unplanted strings, with
     the same sampling noise). The true chain conditions on the planted letter too, so the ideal
     model takes it at face value; what is measured is how well the model predicts *after* it."""
-    device = check_model(model, task)
     checks.instance("task", task, MarkovTask)
+    device = check_model(model, task)
     position, n = checks.positive_int("position", position), checks.positive_int("n", n)
     seed, window = checks.seed("seed", seed), checks.positive_int("window", window)
     if position + window > task.length:
