@@ -9,6 +9,12 @@
   need it, because there the next input is only known after the previous prediction.
 
 Both give the same logits either way (up to float rounding); the tests check it.
+
+``GPTConfig(n_future=k)`` adds multi-token prediction (Gloeckle et al., 2024): ``k - 1`` extra heads
+that predict tokens t+2 … t+k from the same trunk, read by ``model.heads(idx)`` and trained by
+:class:`~handbook_utils.strategies.MultiTokenPrediction` (chapter 9). ``model(idx)`` and
+``model.step`` always use the next-token head, so generation is unchanged; with the default ``k = 1``
+the model is exactly the plain GPT (same parameters, bit-identical outputs).
 """
 
 from __future__ import annotations
@@ -52,9 +58,10 @@ class GPTConfig:
     dropout: float = 0.0
     bias: bool = True
     tie_weights: bool = True  # share the token embedding with the output layer (Press & Wolf)
+    n_future: int = 1  # tokens predicted at each position: 1 = next-token only; k > 1 adds k-1 heads
 
     def __post_init__(self):
-        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd", "n_future"):
             checks.positive_int(name, getattr(self, name))
         if self.n_embd % self.n_head != 0:
             raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
@@ -64,7 +71,7 @@ class GPTConfig:
                 raise TypeError(f"{name} must be a bool, got {type(getattr(self, name)).__name__}")
 
     @classmethod
-    def for_task(cls, task, **overrides) -> "GPTConfig":
+    def for_task(cls, task, **overrides) -> GPTConfig:
         """A config sized for ``task``: its vocabulary, and a context that fits its longest example."""
         settings = dict(vocab_size=task.tokenizer.vocab_size, block_size=task.max_len)
         settings.update(overrides)
@@ -161,6 +168,15 @@ class GPT(nn.Module):
         for name, p in self.named_parameters():  # GPT-2: scale residual projections by depth
             if name.endswith("c_proj.weight"):
                 nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
+        if config.n_future > 1:
+            # Built after the trunk is initialised, so the trunk and the next-token head get the same
+            # weights as the plain model from the same seed. Each extra head is one block on the
+            # trunk's output, then the shared final norm and output layer (Gloeckle et al., 2024).
+            self.future_heads = nn.ModuleList([Block(config) for _ in range(config.n_future - 1)])
+            self.future_heads.apply(self._init_weights)
+            for name, p in self.future_heads.named_parameters():
+                if name.endswith("c_proj.weight"):
+                    nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
 
     @staticmethod
     def _init_weights(module):
@@ -190,12 +206,24 @@ class GPT(nn.Module):
         for i, block in enumerate(self.h):
             x, present = block(x, None if cache is None else cache.layers[i])
             presents.append(present)
-        return self.lm_head(self.ln_f(x)), presents  # (B, T, V)
+        return x, presents  # (B, T, C): the trunk's output
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
-        """(B, T) ids → (B, T, V) logits; position t sees ids[:, :t+1] only."""
-        logits, _ = self._run(idx, None)
-        return logits
+        """(B, T) ids → (B, T, V) next-token logits; position t sees ids[:, :t+1] only."""
+        x, _ = self._run(idx, None)
+        return self.lm_head(self.ln_f(x))  # (B, T, V)
+
+    def heads(self, idx: torch.Tensor) -> list[torch.Tensor]:
+        """(B, T) ids → ``n_future`` logits (B, T, V): entry j at position t predicts token t+1+j.
+
+        Entry 0 is ``model(idx)``; the others come from the extra heads of multi-token prediction.
+        """
+        x, _ = self._run(idx, None)  # (B, T, C)
+        out = [self.lm_head(self.ln_f(x))]
+        for head in getattr(self, "future_heads", []):
+            y, _ = head(x)  # (B, T, C)
+            out.append(self.lm_head(self.ln_f(y)))
+        return out
 
     def step(self, idx: torch.Tensor, state: KVCache | None = None) -> tuple[torch.Tensor, KVCache]:
         """Feed the next ``(B, t)`` tokens after ``state``; returns their logits ``(B, t, V)`` and the new cache."""
@@ -203,8 +231,8 @@ class GPT(nn.Module):
             raise TypeError(f"state must be a KVCache or None, got {type(state).__name__}")
         if state is not None and state.length == 0:
             state = None
-        logits, presents = self._run(idx, state)
-        return logits, KVCache(presents)
+        x, presents = self._run(idx, state)
+        return self.lm_head(self.ln_f(x)), KVCache(presents)  # (B, t, V)
 
 
 # --------------------------------------------------------------------------------------------
@@ -228,7 +256,7 @@ class GRUConfig:
         _check_dropout(self.dropout)
 
     @classmethod
-    def for_task(cls, task, **overrides) -> "GRUConfig":
+    def for_task(cls, task, **overrides) -> GRUConfig:
         settings = dict(vocab_size=task.tokenizer.vocab_size)
         settings.update(overrides)
         return cls(**settings)

@@ -13,6 +13,15 @@ targets and the loss mask are always the gold ones; strategies differ only in th
   ``passes >= T - 1`` and the same random draws it feeds exactly the tokens the sequential version
   feeds (and the losses agree to float rounding).
 - :class:`AlwaysSampling`: ``p = 1`` from the first step; no gold target token is ever fed.
+- :class:`MultiTokenPrediction`: gold inputs as in teacher forcing, but every position is also
+  scored on the tokens 2 … k ahead, through the extra heads of ``GPTConfig(n_future=k)``
+  (Gloeckle et al., 2024; chapter 9). The inputs are the same; the *targets* reach further.
+
+Teacherless training (Bachmann & Nagarajan, 2024; chapter 9) is not a strategy here but a property of
+the data: ``PathStarTask(teacherless=True)`` hides every target token of the input behind a dummy in
+:meth:`~handbook_utils.tasks.Task.batch`, trains with :class:`TeacherForcing` (``train`` refuses any
+strategy that would feed tokens back), and :func:`~handbook_utils.metrics.evaluate` decodes it in
+one pass, as it was trained.
 
 ``epoch`` is training time in epochs, possibly fractional (``step / steps_per_epoch``); the
 schedules of :mod:`handbook_utils.schedules` read it. New strategies (curricula, sequence-level
@@ -22,8 +31,8 @@ hash their settings.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -63,6 +72,30 @@ class TeacherForcing(Strategy):
         return masked_cross_entropy(model(batch.inputs), batch)  # model(...) is (B, T, V)
 
 
+@dataclass(frozen=True)
+class MultiTokenPrediction(Strategy):
+    """Teacher forcing plus the extra heads of multi-token prediction (Gloeckle et al., 2024).
+
+    Head j (0-based) at position t is scored on token t+1+j wherever that token is a target token;
+    the loss is the *sum* of the heads' mean cross-entropies, as in the paper, so the history shows
+    k times the scale of a next-token loss. On a model with one head (the default ``n_future=1``) it
+    is exactly :class:`TeacherForcing`. Generation and evaluation read only the next-token head.
+    Used by chapter 9.
+    """
+
+    def loss(self, model, batch: Batch, epoch: float = 0.0) -> torch.Tensor:
+        check_batch(model, batch)
+        if not callable(getattr(model, "heads", None)):
+            raise TypeError(f"model must be a GPT with heads() (GPTConfig(n_future=k)), got {type(model).__name__}")
+        logits = model.heads(batch.inputs)  # n_future × (B, T, V); entry j predicts targets[:, t + j]
+        total = masked_cross_entropy(logits[0], batch)
+        for j, head_logits in enumerate(logits[1:], start=1):
+            mask = batch.loss_mask[:, j:]  # (B, T-j): token t+1+j is a target token
+            if bool(mask.any()):
+                total = total + F.cross_entropy(head_logits[:, :-j][mask].float(), batch.targets[:, j:][mask])
+        return total
+
+
 # --------------------------------------------------------------------------------------------
 # Scheduled sampling
 
@@ -79,7 +112,7 @@ class Draws:
     gumbel: torch.Tensor | None  # (B, T, V) Gumbel noise for sampling, None for argmax
 
     @staticmethod
-    def sample(batch: Batch, vocab_size: int, p: float, mix: str, generator: torch.Generator | None = None) -> "Draws":
+    def sample(batch: Batch, vocab_size: int, p: float, mix: str, generator: torch.Generator | None = None) -> Draws:
         B, T = batch.inputs.shape
         device = batch.inputs.device if generator is None else generator.device
         coins = torch.rand(B, T, generator=generator, device=device).to(batch.inputs.device)  # (B, T)

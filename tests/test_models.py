@@ -5,7 +5,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handbook_utils.models import GPT, GPTConfig, GRUConfig, GRULM, KVCache, count_parameters, make_model
+from handbook_utils.models import GPT, GRULM, GPTConfig, GRUConfig, KVCache, count_parameters, make_model
 
 V = 11
 # Incremental and parallel paths run the same float32 math in a different order: agree to 1e-5.
@@ -97,3 +97,47 @@ def test_gradients_flow_through_step():
     logits2, _ = model.step(torch.ones(1, 1, dtype=torch.long), state)
     logits2.sum().backward()
     assert model.wte.weight.grad is not None and model.wte.weight.grad.abs().sum() > 0
+
+
+# ------------------------------------------------------------------ multi-token prediction (chapter 9)
+
+
+def test_n_future_one_is_the_plain_model():
+    plain, k1 = tiny_gpt(), tiny_gpt(n_future=1)
+    assert not hasattr(k1, "future_heads") and count_parameters(k1) == count_parameters(plain)
+    idx = torch.randint(0, V, (3, 9), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        heads = k1.heads(idx)
+        assert len(heads) == 1 and torch.equal(heads[0], plain(idx)) and torch.equal(k1(idx), plain(idx))
+
+
+def test_extra_heads_leave_the_trunk_and_next_token_head_unchanged():
+    plain, mtp = tiny_gpt(), tiny_gpt(n_future=3)
+    for name, value in plain.state_dict().items():  # same seed: the same trunk, bit for bit
+        assert torch.equal(mtp.state_dict()[name], value), name
+    idx = torch.randint(0, V, (2, 12), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        heads = mtp.heads(idx)
+        assert len(heads) == 3 and all(h.shape == (2, 12, V) for h in heads)
+        assert torch.equal(heads[0], plain(idx)) and torch.equal(mtp(idx), plain(idx))
+        assert not torch.equal(heads[1], heads[0])
+        step_logits, _ = mtp.step(idx)
+    assert torch.allclose(step_logits, heads[0], atol=ATOL)
+
+
+def test_extra_heads_are_causal():
+    mtp = tiny_gpt(n_future=2)
+    a = torch.randint(0, V, (1, 10), generator=torch.Generator().manual_seed(3))
+    b = a.clone()
+    b[0, 6:] = (b[0, 6:] + 1) % V
+    with torch.no_grad():
+        ha, hb = mtp.heads(a), mtp.heads(b)
+    assert all(torch.allclose(x[:, :6], y[:, :6], atol=ATOL) for x, y in zip(ha, hb))
+
+
+@pytest.mark.parametrize("bad", [0, -1])
+def test_n_future_below_one_is_refused(bad):
+    with pytest.raises(ValueError, match="n_future"):
+        GPTConfig(vocab_size=V, n_future=bad)
+    with pytest.raises(TypeError, match="n_future"):
+        GPTConfig(vocab_size=V, n_future=1.5)

@@ -1,12 +1,15 @@
-"""Scheduled sampling: p=0 is teacher forcing, parallel with T passes is sequential, and the shift is right."""
+"""Scheduled sampling: p=0 is teacher forcing, parallel with T passes is sequential, and the shift is right.
+Multi-token prediction: one head is teacher forcing, and every extra head is scored on its own token."""
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from handbook_utils.models import GPTConfig, GRUConfig, make_model
 from handbook_utils.strategies import (
     AlwaysSampling,
     Draws,
+    MultiTokenPrediction,
     ScheduledSampling,
     TeacherForcing,
     masked_cross_entropy,
@@ -123,3 +126,35 @@ def test_schedule_drives_the_replacement_rate():
 def test_schedule_returning_garbage_is_caught():
     with pytest.raises(ValueError, match="schedule"):
         ScheduledSampling(lambda e: 1.5).probability(0.0)
+
+
+# ------------------------------------------------------------------ multi-token prediction (chapter 9)
+
+
+def test_multi_token_with_one_head_is_teacher_forcing():
+    model, b = gpt(), batch()
+    assert torch.equal(MultiTokenPrediction().loss(model, b), TeacherForcing().loss(model, b))
+
+
+def test_multi_token_loss_scores_each_head_on_the_token_it_predicts():
+    model = make_model(GPTConfig.for_task(TASK, n_layer=1, n_head=2, n_embd=16, n_future=3), seed=0)
+    b = batch(4, 1)
+    heads = model.heads(b.inputs)
+    expected = masked_cross_entropy(heads[0], b)
+    seq = torch.cat([b.inputs[:, :1], b.targets], dim=1)  # (B, T+1): the whole gold sequence
+    for j in (1, 2):
+        terms = []
+        for row in range(b.inputs.shape[0]):
+            for t in range(b.inputs.shape[1] - j):
+                if b.loss_mask[row, t + j]:  # token t+1+j is a target token
+                    terms.append(F.cross_entropy(heads[j][row, t][None], seq[row, t + 1 + j][None]))
+        expected = expected + torch.stack(terms).mean()
+    loss = MultiTokenPrediction().loss(model, b)
+    assert torch.allclose(loss, expected, atol=1e-6)
+    loss.backward()
+    assert model.future_heads[1].mlp.c_fc.weight.grad.abs().sum() > 0
+
+
+def test_multi_token_needs_a_model_with_heads():
+    with pytest.raises(TypeError, match="heads"):
+        MultiTokenPrediction().loss(gru(), batch())

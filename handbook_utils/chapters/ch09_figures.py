@@ -1,0 +1,183 @@
+"""Chapter 9's views: the path-star graph drawn, accuracy per path step, the arms compared over seeds.
+
+Pure reading and drawing: every number comes from :mod:`.ch09_experiment` (live runs) or from the
+results store (``results/ch09_full.json``), so editing this module leaves stored results valid.
+Each figure has a ``describe_*`` twin that says in one sentence, from the same data, what the figure
+shows (the page's text alternative).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from ..plotting import COLORS, PALETTE, new_axes
+from ..results import SeedInterval, StoredResult, seed_interval
+from ..tasks import Example, PathStarTask
+from .ch09_experiment import ARMS
+
+# colour, marker and line style per arm: colour is never the only signal
+ARM_STYLES: dict[str, tuple[str, str, str]] = {
+    "teacher forcing": (COLORS["teacher_forcing"], "o", "-"),
+    "reversed": (PALETTE[2], "s", "--"),
+    "teacherless": (PALETTE[4], "^", ":"),
+    "multi-token": (PALETTE[3], "D", "-."),
+}
+METRICS = {  # what the arms table and figure report, with their labels
+    "exact_match": "exact match",
+    "first_tf": "first step (gold prefix)",
+    "later_tf": "later steps (gold prefix)",
+    "first_free": "first step (own prefix)",
+    "valid_path": "a valid path",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# One graph
+
+
+def draw_graph(task: PathStarTask, example: Example, ax=None) -> Figure:
+    """The graph of ``example`` with its answer path highlighted (thick, green, arrows) and the other
+    arms thin and grey; the start is a square, the goal a star."""
+    graph = task.parse(example)
+    pos = task.layout(graph)
+    ax = new_axes(ax, figsize=(6.4, 2.6))
+    on_path = set(zip(graph.path, graph.path[1:]))
+    for u, v in graph.edges:
+        (x0, y0), (x1, y1) = pos[u], pos[v]
+        answer = (u, v) in on_path
+        ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
+                    arrowprops=dict(arrowstyle="-|>", lw=3 if answer else 1.2, shrinkA=11, shrinkB=11,
+                                    color=COLORS["accent"] if answer else COLORS["neutral"],
+                                    linestyle="-" if answer else "--"))
+    for node, (x, y) in pos.items():
+        marker = "s" if node == graph.start else "*" if node == graph.goal else "o"
+        size = 420 if node == graph.goal else 300
+        ax.scatter([x], [y], s=size, marker=marker, zorder=3, color="white",
+                   edgecolors=COLORS["accent"] if node in graph.path else COLORS["neutral"], linewidths=2)
+        ax.text(x, y, node, ha="center", va="center", zorder=4, color=COLORS["ink"], fontsize=10)
+    ax.set_title(f"start {graph.start} (square), goal {graph.goal} (star): answer {','.join(graph.path)}")
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.margins(0.08)
+    return ax.figure
+
+
+def describe_graph(task: PathStarTask, example: Example) -> str:
+    graph = task.parse(example)
+    others = [a for a in graph.arms if a != graph.path]
+    return (f"A star with {len(graph.arms)} arms of {task.path_length} nodes around the start node {graph.start}; "
+            f"the answer path {' → '.join(graph.path)} is highlighted, the other arm"
+            f"{'s' if len(others) > 1 else ''} ({'; '.join(' → '.join(a) for a in others)}) drawn dashed.")
+
+
+# --------------------------------------------------------------------------------------------
+# Accuracy per path step
+
+
+def step_intervals(cells: Sequence[Mapping], key: str) -> list[SeedInterval]:
+    """Per path step, the interval over cells (seeds) of ``cell[key][step]``."""
+    rows = np.array([c[key] for c in cells], dtype=float)  # (seeds, path_length)
+    return [seed_interval(rows[:, k]) for k in range(rows.shape[1])]
+
+
+def plot_steps(cells: Sequence[Mapping], degree: int, ax=None, title: str | None = None) -> Figure:
+    """Accuracy at each node of the answer path, with gold prefixes (blue circles, solid) and with the
+    model's own (vermilion squares, dashed); mean over ``cells`` with 95% intervals; chance 1/d dotted."""
+    ax = new_axes(ax)
+    tf, free = step_intervals(cells, "step_tf"), step_intervals(cells, "step_free")
+    steps = np.arange(len(tf))
+    for ivs, color, marker, style, label, dx in (
+        (tf, COLORS["teacher_forcing"], "o", "-", "gold prefix (teacher forced)", -0.05),
+        (free, COLORS["free_running"], "s", "--", "own prefix (free running)", 0.05),
+    ):
+        mean = np.array([i.mean for i in ivs])
+        err = np.array([[i.mean - i.low for i in ivs], [i.high - i.mean for i in ivs]])
+        ax.errorbar(steps + dx, mean, yerr=err, color=color, marker=marker, linestyle=style, capsize=3, label=label)
+    ax.axhline(1 / degree, color=COLORS["neutral"], linestyle=":", label=f"chance among {degree} arms (1/d)")
+    names = ["start"] + [f"n{k}" for k in range(1, len(tf) - 1)] + ["goal"]
+    ax.set_xticks(steps, names)
+    ax.set_xlabel("node of the answer path")
+    ax.set_ylabel("accuracy")
+    ax.set_ylim(-0.03, 1.05)
+    n = len(cells)
+    ax.set_title(title or f"accuracy per node, mean of {n} seed{'s' if n > 1 else ''}")
+    ax.legend(loc="lower right")
+    return ax.figure
+
+
+def describe_steps(cells: Sequence[Mapping]) -> str:
+    tf, free = step_intervals(cells, "step_tf"), step_intervals(cells, "step_free")
+    later = ", ".join(f"{i.mean:.2f}" for i in tf[2:])
+    return (f"Accuracy per node of the answer path: with gold prefixes the first step after the start is right "
+            f"{tf[1].mean:.2f} of the time and the later nodes {later}; with the model's own prefixes the first "
+            f"step is {free[1].mean:.2f} and the goal {free[-1].mean:.2f}.")
+
+
+# --------------------------------------------------------------------------------------------
+# The arms compared
+
+
+def summarize(stored: StoredResult, metrics: Sequence[str] = tuple(METRICS)) -> dict[str, dict[str, SeedInterval]]:
+    """``{arm: {metric: SeedInterval}}`` over the seeds of each arm, in the book's arm order."""
+    arms = [a for a in ARMS if stored.select(arm=a)]
+    return {a: {m: seed_interval([c[m] for c in stored.select(arm=a)]) for m in metrics} for a in arms}
+
+
+def format_table(summary: Mapping[str, Mapping[str, SeedInterval]], metrics: Sequence[str] = tuple(METRICS)) -> str:
+    """One row per arm: ``mean [95% interval]`` per metric, and the seeds."""
+    width = 22
+    name_w = max(len(a) for a in summary) + 2
+    head = " " * name_w + "".join(f"{m:>{width}}" for m in metrics) + "  seeds"
+    lines = [head]
+    for arm, row in summary.items():
+        cells = "".join(f"{str(row[m]):>{width}}" for m in metrics)
+        lines.append(f"{arm:<{name_w}}{cells}  {next(iter(row.values())).n}")
+    return "\n".join(lines)
+
+
+def plot_arms(summary: Mapping[str, Mapping[str, SeedInterval]], degree: int,
+              metrics: Sequence[str] = ("exact_match", "first_tf", "later_tf"), ax=None) -> Figure:
+    """Each arm's mean and 95% interval per metric (one marker and colour per arm), every seed as a small
+    dot beside it; chance 1/d dotted."""
+    ax = new_axes(ax, figsize=(6.8, 4.0))
+    arms = list(summary)
+    width = 0.8 / len(arms)
+    for a, arm in enumerate(arms):
+        color, marker, _ = ARM_STYLES[arm]
+        for m, metric in enumerate(metrics):
+            iv = summary[arm][metric]
+            x = m + (a - (len(arms) - 1) / 2) * width
+            ax.errorbar([x], [iv.mean], yerr=[[iv.mean - iv.low], [iv.high - iv.mean]], color=color, marker=marker,
+                        markersize=8, capsize=4, linestyle="none", label=arm if m == 0 else None)
+            ax.scatter(np.full(iv.n, x + width * 0.3), iv.values, s=10, color=color, marker=marker, alpha=0.6)
+    ax.axhline(1 / degree, color=COLORS["neutral"], linestyle=":", label="chance 1/d")
+    ax.set_xticks(range(len(metrics)), [METRICS[m] for m in metrics])
+    ax.set_ylabel("accuracy on held-out graphs")
+    ax.set_ylim(-0.03, 1.05)
+    ax.set_title("four ways of training, mean and 95% interval over seeds")
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return ax.figure
+
+
+def describe_arms(summary: Mapping[str, Mapping[str, SeedInterval]]) -> str:
+    parts = [f"{arm} {row['exact_match'].mean:.2f} (first step {row['first_tf'].mean:.2f})"
+             for arm, row in summary.items()]
+    return "Exact match on held-out graphs per arm: " + "; ".join(parts) + "."
+
+
+def plot_loss_curves(stored: StoredResult, ax=None) -> Figure:
+    """Training loss per arm (mean over seeds), against the fraction of training done."""
+    ax = new_axes(ax)
+    for arm in [a for a in ARMS if stored.select(arm=a)]:
+        color, marker, style = ARM_STYLES[arm]
+        curves = np.array([c["loss_curve"] for c in stored.select(arm=arm)])  # (seeds, points)
+        x = (np.arange(curves.shape[1]) + 0.5) / curves.shape[1]
+        ax.plot(x, curves.mean(0), color=color, linestyle=style, marker=marker, markevery=5, label=arm)
+    ax.set_yscale("log")
+    ax.set_xlabel("fraction of training")
+    ax.set_ylabel("training loss (nats per answer token)")
+    ax.legend()
+    return ax.figure

@@ -1,0 +1,342 @@
+"""Named experiments too big for a chapter, run with one command into the results store.
+
+::
+
+    python -m handbook_utils.experiments list
+    python -m handbook_utils.experiments run ch09 [--setting full] [--workers N] [--engine local|ray]
+    python -m handbook_utils.experiments check          # non-zero exit when a committed result is stale
+    python -m handbook_utils.experiments spot ch09      # re-run one cell and compare with the stored one
+
+An :class:`Experiment` names a module and the code its numbers depend on. The module provides
+
+- ``SETTINGS``: ``{name: setting}``, each a frozen dataclass with a ``seeds`` field;
+- ``cells(setting)``: the grid, a list of picklable cells, each with ``label()`` (a dict such as
+  ``{"arm": "reversed", "seed": 3}``) and ``cost`` (a rough relative cost);
+- ``run_cell(cell)``: train and measure one cell, returning a JSON-able dict whose timings (keys
+  ending in ``time_s``) are the only entries allowed to differ between two runs.
+
+:func:`run` spreads the cells over :func:`handbook_utils.grid.run_jobs` (every job on one CPU
+thread, so the numbers do not depend on the engine or the number of workers), keeps each finished
+cell in the cache (an interrupted run resumes), and writes ``results/<name>_<setting>.json`` with its
+:class:`~handbook_utils.results.Provenance`. Registered: chapter 9 (``ch09``); chapter 6's full grid
+is meant to join.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import importlib
+import math
+import sys
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+from . import cache as cache_lib
+from . import checks
+from .device import get_device
+from .grid import ENGINES, run_jobs
+from .results import (
+    CORE_MODULES,
+    RESULTS_DIR,
+    Provenance,
+    StoredResult,
+    code_digest,
+    load,
+    module_path,
+    result_path,
+    save,
+    staleness,
+)
+
+SPOT_TOLERANCE = 1e-9
+"""Training is deterministic on the CPU with one thread: a re-run cell must agree to float rounding."""
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A registered experiment: its module, and the modules whose code decides its numbers."""
+
+    name: str
+    module: str  # dotted path of the module with SETTINGS, cells(setting) and run_cell(cell)
+    depends: tuple[str, ...]  # names under handbook_utils: what results.code_digest covers
+    about: str
+
+    def load(self) -> ModuleType:
+        return importlib.import_module(self.module)
+
+    def setting(self, name: str):
+        settings = self.load().SETTINGS
+        if name not in settings:
+            raise ValueError(f"experiment {self.name!r} has no setting {name!r}; known: {sorted(settings)}")
+        return settings[name]
+
+    def digest(self) -> str:
+        return code_digest(self.depends)
+
+
+REGISTRY: dict[str, Experiment] = {
+    e.name: e
+    for e in (
+        Experiment("ch09", "handbook_utils.chapters.ch09_experiment", CORE_MODULES + ("chapters.ch09_experiment",),
+                   "chapter 9: path-star arms (teacher forcing, reversed, teacherless, multi-token) over seeds"),
+    )
+}
+
+
+def get(name: str) -> Experiment:
+    if name not in REGISTRY:
+        raise ValueError(f"no experiment named {name!r}; known: {sorted(REGISTRY)}")
+    return REGISTRY[name]
+
+
+def undeclared_imports(name: str) -> list[str]:
+    """Modules of the package that the experiment's module imports (directly or through other modules
+    of the package) but its ``depends`` does not cover: an edit there would go unnoticed by ``check``."""
+    exp = get(name)
+    todo, seen = [exp.module.split(".", 1)[1]], set()
+    while todo:
+        mod = todo.pop()
+        if mod not in seen:
+            seen.add(mod)
+            todo += sorted(_imports(mod))
+
+    def covered(mod: str) -> bool:
+        return any(mod == dep or mod.startswith(dep + ".") for dep in exp.depends)
+
+    return sorted(mod for mod in seen if not covered(mod))
+
+
+def _imports(mod: str) -> set[str]:
+    """The modules of the package that module ``mod`` imports (read from its source, not executed)."""
+    path = module_path(mod)
+    file = path / "__init__.py" if path.is_dir() else path
+    package = mod.split(".") if path.is_dir() else mod.split(".")[:-1]
+    found = set()
+    for node in ast.walk(ast.parse(file.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                if not (node.module or "").startswith("handbook_utils."):
+                    continue
+                base = node.module.split(".")[1:]
+            else:
+                base = package[: len(package) - node.level + 1] + (node.module.split(".") if node.module else [])
+            candidates = [base] + [base + [alias.name] for alias in node.names]
+        elif isinstance(node, ast.Import):
+            candidates = [a.name.split(".")[1:] for a in node.names if a.name.startswith("handbook_utils.")]
+        else:
+            continue
+        found |= {".".join(c) for c in candidates if c and _is_module(".".join(c))}
+    return found
+
+
+def _is_module(name: str) -> bool:
+    try:
+        module_path(name)
+    except ValueError:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------------------------
+# Running
+
+
+def _cell_settings(exp: Experiment, setting: str, cell) -> dict:
+    return cache_lib.describe({"kind": "experiment-cell", "experiment": exp.name, "setting": setting, "cell": cell})
+
+
+def _run_cached(job: dict) -> dict:
+    """One job (runs in a worker): the stored cell if the cache has it, else train, store and return it."""
+    if job["key"] is not None:
+        stored = cache_lib.load_result(job["key"], job["directory"], job["settings"])
+        if stored is not None:
+            return stored
+    module = importlib.import_module(job["module"])
+    out = module.run_cell(job["cell"])
+    if job["key"] is not None:
+        cache_lib.save_result(job["key"], out, job["directory"], job["settings"])
+    return out
+
+
+def run(name: str, setting: str = "full", *, workers: int = 1, engine: str = "local",
+        directory: str | Path | None = None, cache: bool = True, log=print) -> Path:
+    """Run every cell of experiment ``name`` at ``setting`` and write its results file; returns the path.
+
+    ``cache=True`` keeps each finished cell in the model/result cache, so an interrupted run resumes
+    where it stopped (a cell is reused only if the whole package is unchanged).
+    """
+    exp = get(name)
+    checks.one_of("engine", engine, ENGINES)
+    workers = checks.positive_int("workers", workers)
+    checks.boolean("cache", cache)
+    setting_obj = exp.setting(setting)
+    module = exp.load()
+    digest = exp.digest()  # before training: the code that runs
+    cells = list(module.cells(setting_obj))
+    cache_directory = cache_lib.cache_dir(None) if cache else None
+    jobs = []
+    for cell in cells:
+        settings = _cell_settings(exp, setting, cell) if cache else None
+        key = cache_lib.make_key(settings) if cache else None
+        jobs.append({"module": exp.module, "cell": cell, "key": key, "directory": cache_directory,
+                     "settings": settings})
+    log(f"{exp.name} {setting}: {len(cells)} cells on {workers} worker(s), engine {engine}")
+    start = time.perf_counter()
+    outputs = run_jobs(_run_cached, jobs, workers=workers, engine=engine, costs=[c.cost for c in cells])
+    wall = time.perf_counter() - start
+    stored = StoredResult(
+        Provenance.collect(exp.name, setting, setting_obj, setting_obj.seeds, exp.depends, digest=digest,
+                           device=get_device().type, threads=1, workers=workers, engine=engine, wall_time_s=wall),
+        [{**cell.label(), **out} for cell, out in zip(cells, outputs)],
+    )
+    if exp.digest() != digest:
+        warnings.warn(f"the code of {exp.name} changed while it ran; the results record the code it started with "
+                      "and `check` will call them stale", stacklevel=2)
+    path = save(stored, result_path(exp.name, setting, directory))
+    log(f"wrote {path} ({wall / 60:.1f} min)")
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# Checking
+
+
+def check(directory: str | Path | None = None) -> list[str]:
+    """One message per stored result in ``directory`` (default ``results/``) that is stale or unreadable."""
+    directory = Path(directory) if directory is not None else RESULTS_DIR
+    problems = []
+    for path in sorted(directory.glob("*.json")):
+        try:
+            stored = load(path)
+            exp = get(stored.provenance.experiment)
+            settings = exp.setting(stored.provenance.setting)
+        except (ValueError, KeyError) as err:
+            problems.append(f"{path}: {err}")
+            continue
+        message = staleness(stored, settings=settings, modules=exp.depends, digest=exp.digest())
+        if message:
+            problems.append(f"{message}; re-run: python -m handbook_utils.experiments run {exp.name} "
+                            f"--setting {stored.provenance.setting}")
+    return problems
+
+
+@dataclass(frozen=True)
+class SpotCheck:
+    """One cell trained again and compared, number by number, with the stored one."""
+
+    path: Path
+    label: dict
+    compared: int  # numbers compared
+    max_difference: float
+    wall_time_s: float
+
+    @property
+    def reproduced(self) -> bool:
+        return self.max_difference <= SPOT_TOLERANCE
+
+
+def _numbers(value, prefix: str = "") -> dict[str, float]:
+    """Every number in a JSON-like value, by dotted path (timings, ``*time_s``, left out: they differ)."""
+    if isinstance(value, Mapping):
+        out = {}
+        for k, v in value.items():
+            if not str(k).endswith("time_s"):
+                out.update(_numbers(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        out = {}
+        for i, v in enumerate(value):
+            out.update(_numbers(v, f"{prefix}[{i}]"))
+        return out
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return {prefix: float(value)}
+    return {prefix: value}
+
+
+def spot(name: str, setting: str = "full", *, index: int | None = None,
+         directory: str | Path | None = None) -> SpotCheck:
+    """Re-run one cell of a stored result without any cache (the cheapest one unless ``index`` is given)."""
+    exp = get(name)
+    path = result_path(exp.name, setting, directory)
+    stored = load(path)
+    cells = list(exp.load().cells(exp.setting(setting)))
+    if index is None:
+        index = min(range(len(cells)), key=lambda i: cells[i].cost)
+    index = checks.integer("index", index, 0, len(cells) - 1)
+    cell = cells[index]
+    matches = stored.select(**cell.label())
+    if len(matches) != 1:
+        raise ValueError(f"{path} holds {len(matches)} cells labelled {cell.label()}, expected one")
+    start = time.perf_counter()
+    out = run_jobs(exp.load().run_cell, [cell], workers=1)[0]
+    wall = time.perf_counter() - start
+    old, new = _numbers(matches[0]), _numbers({**cell.label(), **out})
+    if old.keys() != new.keys():
+        raise ValueError(f"{path}: the re-run cell reports other fields ({sorted(old.keys() ^ new.keys())[:5]})")
+    diffs = []
+    for key, a in old.items():
+        b = new[key]
+        if isinstance(a, float) and isinstance(b, float):
+            diffs.append(0.0 if (a == b or (math.isnan(a) and math.isnan(b))) else abs(a - b))
+        else:
+            diffs.append(0.0 if a == b else math.inf)
+    return SpotCheck(path, cell.label(), len(diffs), max(diffs, default=0.0), wall)
+
+
+# --------------------------------------------------------------------------------------------
+# Command line
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m handbook_utils.experiments", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="the registered experiments and their settings")
+    p_run = sub.add_parser("run", help="run an experiment and write results/<name>_<setting>.json")
+    p_run.add_argument("name")
+    p_run.add_argument("--setting", default="full")
+    p_run.add_argument("--workers", type=int, default=1)
+    p_run.add_argument("--engine", choices=ENGINES, default="local")
+    p_run.add_argument("--no-cache", action="store_true", help="train every cell again")
+    p_run.add_argument("--dir", default=None, help="write the results file here instead of results/")
+    p_check = sub.add_parser("check", help="exit 1 when a stored result is stale")
+    p_check.add_argument("--dir", default=None)
+    p_spot = sub.add_parser("spot", help="re-run one cell and compare it with the stored one")
+    p_spot.add_argument("name")
+    p_spot.add_argument("--setting", default="full")
+    p_spot.add_argument("--index", type=int, default=None, help="which cell (default: the cheapest)")
+    p_spot.add_argument("--dir", default=None)
+    args = parser.parse_args(argv)
+
+    if args.command == "list":
+        for exp in REGISTRY.values():
+            print(f"{exp.name}: {exp.about}; settings {sorted(exp.load().SETTINGS)}")
+        return 0
+    if args.command == "run":
+        run(args.name, args.setting, workers=args.workers, engine=args.engine, directory=args.dir,
+            cache=not args.no_cache)
+        return 0
+    if args.command == "check":
+        problems = check(args.dir)
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        if not problems:
+            n = len(list((Path(args.dir) if args.dir else RESULTS_DIR).glob("*.json")))
+            print(f"results up to date ({n} files)")
+        return 1 if problems else 0
+    result = spot(args.name, args.setting, index=args.index, directory=args.dir)
+    verdict = "reproduced" if result.reproduced else "NOT reproduced"
+    print(f"{result.path} cell {result.label}: {verdict}; max difference {result.max_difference:.3g} over "
+          f"{result.compared} numbers ({result.wall_time_s:.0f} s)")
+    return 0 if result.reproduced else 1
+
+
+if __name__ == "__main__":
+    # the importable module, not __main__: grid workers unpickle its functions by their module name
+    from handbook_utils.experiments import main as _main
+
+    sys.exit(_main())

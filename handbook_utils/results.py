@@ -1,0 +1,275 @@
+"""Results of experiments too big for a chapter's time budget: small JSON files with their provenance.
+
+An experiment (chapter 9's arms × seeds now, chapter 6's full grid later; see
+:mod:`handbook_utils.experiments`) runs once, with one command, and commits its measurements, never
+weights, to ``results/<experiment>_<setting>.json``. A chapter then reads the file instead of
+training, and shows where the numbers came from with :meth:`Provenance.describe`.
+
+A stored result must say which code and settings produced it, and notice when they no longer hold:
+
+- :class:`Provenance` records the experiment, the setting's name and full description
+  (:func:`handbook_utils.cache.describe`), the seeds, a digest of the code the experiment depends
+  on, the torch and Python versions, the machine, the device, the wall time and the date;
+- :func:`code_digest` hashes only the modules an experiment *declares* (the training core and its
+  chapter module, say), so editing chapter 1's widget leaves chapter 9's results valid while an edit
+  to ``training.py`` makes them stale;
+- :func:`staleness` compares a stored result with what the current code and settings would produce
+  and returns a message naming the file and what changed (None when it is up to date).
+
+:func:`save` writes atomically (:func:`handbook_utils.files.atomic_write`). :func:`seed_interval`
+summarizes one number over seeds with a 95% Student-t interval, as the book reports every claim
+about trained models.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import math
+import os
+import platform
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import checks
+from .cache import PACKAGE_ROOT, describe
+from .files import atomic_write, tree_digest
+
+FORMAT = 1
+RESULTS_DIR = PACKAGE_ROOT.parent / "results"
+
+CORE_MODULES = ("tasks", "models", "strategies", "schedules", "training", "metrics", "generation", "checks",
+                "runtime", "device", "recipes", "cache", "files")
+"""The modules every trained number depends on (the training core), as names under ``handbook_utils``."""
+
+
+# --------------------------------------------------------------------------------------------
+# Code digest of the declared modules
+
+
+def module_path(name: str) -> Path:
+    """The file (``models`` → ``models.py``) or package folder (``tasks``) of a module of the package."""
+    if not isinstance(name, str) or not name or name.startswith(".") or "/" in name:
+        raise ValueError(f"module names are dotted names under handbook_utils such as 'tasks', got {name!r}")
+    base = PACKAGE_ROOT.joinpath(*name.split("."))
+    if base.is_dir() and (base / "__init__.py").exists():
+        return base
+    if base.with_suffix(".py").is_file():
+        return base.with_suffix(".py")
+    raise ValueError(f"handbook_utils has no module {name!r}")
+
+
+def code_digest(modules: Sequence[str]) -> str:
+    """SHA-256 over the sources of ``modules`` (files, or every ``*.py`` of a package), and nothing else."""
+    if isinstance(modules, str) or not modules:
+        raise ValueError("modules must be a non-empty list of module names")
+    h = hashlib.sha256()
+    for name in sorted(set(modules)):
+        path = module_path(name)
+        digest = tree_digest(path) if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        h.update(f"{name}:{digest};".encode())
+    return h.hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------------------------
+# Provenance and the stored file
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a stored result came from: enough to judge it, and to re-run it."""
+
+    experiment: str
+    setting: str
+    settings: dict  # cache.describe(setting): every value that sizes the experiment
+    seeds: list[int]
+    modules: list[str]  # what code_digest covers
+    code_digest: str
+    torch: str
+    python: str
+    platform: str
+    cpu_count: int
+    device: str
+    threads: int  # torch CPU threads per job
+    workers: int
+    engine: str
+    wall_time_s: float
+    date: str  # UTC, ISO 8601
+
+    @classmethod
+    def collect(cls, experiment: str, setting: str, setting_obj, seeds: Sequence[int], modules: Sequence[str], *,
+                digest: str, device: str, threads: int, workers: int, engine: str,
+                wall_time_s: float) -> Provenance:
+        """Provenance of a run that just finished on this machine; ``digest`` is :func:`code_digest` of
+        ``modules`` taken *before* the run (the code that actually ran)."""
+        return cls(
+            experiment=experiment, setting=setting, settings=describe(setting_obj),
+            seeds=[checks.seed("seeds[i]", s) for s in seeds], modules=sorted(set(modules)), code_digest=digest,
+            torch=str(torch.__version__), python=platform.python_version(), platform=platform.platform(),
+            cpu_count=os.cpu_count() or 1, device=str(device), threads=checks.positive_int("threads", threads),
+            workers=checks.positive_int("workers", workers), engine=engine, wall_time_s=float(wall_time_s),
+            date=datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat(),
+        )
+
+    def describe(self) -> str:
+        """A few lines for a chapter page: what ran, where, when, and on which code."""
+        seeds = ", ".join(str(s) for s in self.seeds)
+        return (
+            f"experiment {self.experiment}, setting {self.setting!r}, seeds {seeds}\n"
+            f"computed {self.date} in {self.wall_time_s / 60:.1f} min on {self.device} "
+            f"({self.platform}, {self.cpu_count} CPUs; {self.workers} worker(s) × {self.threads} thread(s), "
+            f"engine {self.engine})\n"
+            f"torch {self.torch}, Python {self.python}; code digest {self.code_digest} of handbook_utils."
+            f"{{{', '.join(self.modules)}}}"
+        )
+
+
+@dataclass
+class StoredResult:
+    """A results file: its provenance and one dict of measurements per cell (e.g. one arm and seed)."""
+
+    provenance: Provenance
+    cells: list[dict]
+    path: Path | None = field(default=None, compare=False)
+
+    def select(self, **match) -> list[dict]:
+        """The cells whose fields equal every ``match`` (``select(arm="reversed")``), in stored order."""
+        return [c for c in self.cells if all(c.get(k) == v for k, v in match.items())]
+
+    def to_dict(self) -> dict:
+        return {"format": FORMAT, "provenance": asdict(self.provenance), "cells": self.cells}
+
+
+def result_path(experiment: str, setting: str, directory: str | os.PathLike | None = None) -> Path:
+    """``results/<experiment>_<setting>.json`` (or the same name in ``directory``)."""
+    for name, value in (("experiment", experiment), ("setting", setting)):
+        if not isinstance(value, str) or not value.replace("-", "").replace("_", "").isalnum():
+            raise ValueError(f"{name} must be a short name of letters, digits, '-' and '_', got {value!r}")
+    return Path(directory if directory is not None else RESULTS_DIR) / f"{experiment}_{setting}.json"
+
+
+def save(result: StoredResult, path: str | os.PathLike) -> Path:
+    """Write ``result`` to ``path`` atomically (a reader sees the old file or the whole new one)."""
+    checks.instance("result", result, StoredResult)
+    text = json.dumps(result.to_dict(), indent=1, sort_keys=True, allow_nan=True) + "\n"
+    path = atomic_write(Path(path), lambda f: f.write(text), binary=False)
+    result.path = path
+    return path
+
+
+def load(path: str | os.PathLike) -> StoredResult:
+    """Read a results file; a clear ValueError when it is not one (or from another format)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no results file {path}; run the experiment that writes it "
+                                "(python -m handbook_utils.experiments list)") from None
+    except ValueError as err:
+        raise ValueError(f"{path} is not valid JSON ({err})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT or not {"provenance", "cells"} <= data.keys():
+        raise ValueError(f"{path} is not a results file of format {FORMAT}")
+    known = {f.name for f in fields(Provenance)}
+    if set(data["provenance"]) != known:
+        raise ValueError(f"{path}: provenance must have the fields {sorted(known)}")
+    return StoredResult(Provenance(**data["provenance"]), list(data["cells"]), path)
+
+
+# --------------------------------------------------------------------------------------------
+# Staleness
+
+
+def _differences(stored, current, prefix: str = "") -> list[str]:
+    """Dotted paths where two JSON-like values differ."""
+    if isinstance(stored, Mapping) and isinstance(current, Mapping):
+        out = []
+        for key in sorted(set(stored) | set(current), key=str):
+            where = f"{prefix}.{key}" if prefix else str(key)
+            if key not in stored or key not in current:
+                out.append(where)
+            else:
+                out += _differences(stored[key], current[key], where)
+        return out
+    return [] if stored == current else [prefix or "(the whole setting)"]
+
+
+def staleness(result: StoredResult, *, settings, modules: Sequence[str], digest: str | None = None) -> str | None:
+    """Why ``result`` no longer matches what the current code would produce, or None if it does.
+
+    ``settings``: the setting object the experiment would run now (described with
+    :func:`handbook_utils.cache.describe`); ``modules``: the modules it declares now; ``digest``:
+    their :func:`code_digest` (computed when not given).
+    """
+    checks.instance("result", result, StoredResult)
+    p = result.provenance
+    where = str(result.path) if result.path is not None else f"{p.experiment}_{p.setting}"
+    modules = sorted(set(modules))
+    if p.modules != modules:
+        return (f"{where} is stale: it covers the code of {p.modules}, but experiment {p.experiment!r} now "
+                f"depends on {modules}")
+    digest = digest if digest is not None else code_digest(modules)
+    if p.code_digest != digest:
+        return (f"{where} is stale: the code it depends on (handbook_utils.{{{', '.join(modules)}}}) changed since "
+                f"it was computed (code digest {p.code_digest}, now {digest})")
+    now = json.loads(json.dumps(describe(settings)))  # as it would read back from the file
+    changed = _differences(p.settings, now)
+    if changed:
+        shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+        return f"{where} is stale: setting {p.setting!r} changed since it was computed ({shown})"
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Summaries over seeds
+
+# Two-sided 95% quantiles of Student's t by degrees of freedom (no SciPy in the environment).
+_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
+        11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120, 17: 2.110, 18: 2.101, 19: 2.093,
+        20: 2.086, 25: 2.060, 30: 2.042, 40: 2.021, 60: 2.000, 120: 1.980}
+
+
+def t95(df: int) -> float:
+    """The 0.975 quantile of Student's t with ``df`` degrees of freedom (conservative between table rows)."""
+    df = checks.positive_int("df", df)
+    return _T95[max(k for k in _T95 if k <= df)] if df <= 120 else 1.960
+
+
+@dataclass(frozen=True)
+class SeedInterval:
+    """One number over seeds: mean, sample s.d. and the 95% t interval of the mean."""
+
+    mean: float
+    sd: float
+    low: float
+    high: float
+    values: tuple[float, ...]
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    @property
+    def half_width(self) -> float:
+        return (self.high - self.low) / 2
+
+    def __str__(self) -> str:
+        return f"{self.mean:.3f} [{self.low:.3f}, {self.high:.3f}]"
+
+
+def seed_interval(values: Sequence[float]) -> SeedInterval:
+    """Mean and 95% interval ``mean ± t·s/√n`` over seeds (one value: a zero-width interval)."""
+    values = tuple(checks.real_number("values[i]", v) for v in values)
+    if not values:
+        raise ValueError("values must hold at least one number")
+    a = np.array(values)
+    mean = float(a.mean())
+    if len(a) == 1:
+        return SeedInterval(mean, 0.0, mean, mean, values)
+    sd = float(a.std(ddof=1))
+    half = t95(len(a) - 1) * sd / math.sqrt(len(a))
+    return SeedInterval(mean, sd, mean - half, mean + half, values)
