@@ -224,7 +224,8 @@ def test_check_chain_splits_valid_recovery_from_right_answers_through_invalid_no
     assert check("1+2=", "<think>1+3=4</think>4").lines_valid == (False, True)
     # unparseable notes: not well formed, but the answer is still judged
     garbled = check("1+2=", "<think>1+=3</think>3")
-    assert not garbled.well_formed and garbled.answer_follows_chain is None and garbled.answer_correct
+    assert not garbled.well_formed and garbled.answer_follows_chain and garbled.answer_correct
+    assert check("1+2=", "<think>1+2</think>3").answer_follows_chain is None  # no result line to follow
     assert check("1+2=", "<think>1+2=3</think>").answer_follows_chain is None  # no answer
     with pytest.raises(ValueError, match="prompt"):
         check("1+2", "<think>1+2=3</think>3")

@@ -182,7 +182,7 @@ def after_first_error(examples: Sequence[Example], outputs: Sequence[str]) -> Af
         if not check.well_formed:
             continue
         formed += 1
-        follows += check.answer_follows_chain
+        follows += bool(check.answer_follows_chain)  # None (no result line) counts as not following
         err_line = max(0, o[len(THINK) : i].count("="))  # the line holding the first error
         consistent += all(check.lines_valid[err_line + 1 :])  # every later line follows from the one before
     n_failed = len(wrong_answer)

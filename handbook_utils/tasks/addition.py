@@ -47,7 +47,7 @@ class ChainCheck:
     well_formed: bool  # "<think>line=line=…</think>answer" with lines of "+"-separated numbers
     lines_valid: tuple[bool, ...]  # per written line (empty when not well formed)
     chain_valid: bool  # well formed, every line valid, and it ends on a single number
-    answer_follows_chain: bool | None  # answer = the chain's own last line (None when not well formed)
+    answer_follows_chain: bool | None  # answer = the chain's last line (None: no answer, or no single-number last line)
     answer_correct: bool  # the number after </think> is the true sum
 
     @property
@@ -203,18 +203,26 @@ class AdditionChainTask(Task):
 
     @classmethod
     def check_chain(cls, prompt: str, output: str) -> ChainCheck:
-        """Check a written chain line by line against the question (see :class:`ChainCheck`)."""
+        """Check a written chain line by line against the question (see :class:`ChainCheck`).
+
+        ``answer_follows_chain`` needs only the chain's *last* line to be a single number (the answer
+        a model that trusts its notes would copy), so it is judged even when an earlier line is garbled.
+        """
         terms = cls.terms_of(prompt)
         answer = cls.answer_of(output)
         correct = answer == sum(terms)
+        texts = cls.line_texts(output) if output.startswith(THINK) and END_THINK in output else []
+        follows = None
+        if answer is not None and len(texts) >= 2 and texts[-1].isdigit():
+            follows = int(texts[-1]) == answer
         lines = cls.chain_lines(output)
         if lines is None or answer is None:
-            return ChainCheck(False, (), False, None, correct)
+            return ChainCheck(False, (), False, follows, correct)
         valid = [lines[0] == terms]
         valid += [len(before) >= 2 and line == [before[0] + before[1], *before[2:]]
                   for before, line in zip(lines, lines[1:])]
         chain_valid = all(valid) and len(lines[-1]) == 1
-        return ChainCheck(True, tuple(valid), chain_valid, lines[-1] == [answer], correct)
+        return ChainCheck(True, tuple(valid), chain_valid, follows, correct)
 
     def generation_budget(self, target_length: int) -> int:
         """How many tokens to let a model write for a target of ``target_length`` characters:

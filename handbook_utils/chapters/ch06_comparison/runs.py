@@ -73,10 +73,11 @@ def survival_curve(first_errors: Sequence[int | None], length: int) -> list[floa
 
 
 def chain_agreement(examples: Sequence[InjectedExample]) -> float:
-    """Share of well-formed injected answers whose final answer repeats the end of their own chain
-    (nan if none is well formed): a model that uses its notes writes what its chain arrived at."""
-    verdicts = [c.answer_follows_chain for c in (AdditionChainTask.check_chain(e.prompt, e.output) for e in examples)
-                if c.well_formed]
+    """Share of injected answers whose final answer repeats the last line of their own chain, among
+    those that end in ``…=<number></think><number>`` (nan if none does): a model that uses its notes
+    writes what its chain arrived at."""
+    checked = (AdditionChainTask.check_chain(e.prompt, e.output) for e in examples)
+    verdicts = [c.answer_follows_chain for c in checked if c.answer_follows_chain is not None]
     return sum(verdicts) / len(verdicts) if verdicts else float("nan")
 
 
