@@ -4,6 +4,10 @@ Sphinx serves ``_vendor/`` as ``_static/`` (``html_static_path`` in ``_config.ym
 MathJax, require.js and the ipywidgets HTML manager load from the book's own server: a page
 viewed offline still renders math and widgets, and no page asks a CDN for anything.
 The npm versions are pinned in ``tools/vendor/package.json`` and its lock file.
+
+One asset is for the browser test only: axe-core (``_vendor/axe-core/axe.min.js``), the
+accessibility checker that ``tests/browser/pagecheck.py`` injects into every page it opens. No
+page loads it, and ``_config.yml`` leaves it out of the book's ``_static/`` (``exclude_patterns``).
 """
 
 from __future__ import annotations
@@ -27,7 +31,11 @@ COPIES = [
     ("@jupyter-widgets/html-manager/dist", "@jupyter-widgets/html-manager/dist",
      ("*.map", "embed.js", "embed.js.LICENSE.txt", "libembed-amd.js")),
     ("mathjax/es5", "mathjax", ("*.map",)),
+    # test-only, see the module docstring (AXE below is where the browser test finds it)
+    ("axe-core/axe.min.js", "axe-core/axe.min.js", ()),
+    ("axe-core/LICENSE", "axe-core/LICENSE", ()),
 ]
+AXE = TARGET / "axe-core" / "axe.min.js"
 
 
 def up_to_date() -> bool:
@@ -40,8 +48,8 @@ def main() -> int:
         return 0
     npm = shutil.which("npm")
     if npm is None:
-        print("vendor_assets: npm is needed once to fetch MathJax, require.js and the ipywidgets "
-              "HTML manager from the npm registry (install Node.js, e.g. `apt-get install nodejs npm`).",
+        print("vendor_assets: npm is needed once to fetch MathJax, require.js, the ipywidgets "
+              "HTML manager and axe-core from the npm registry (install Node.js, e.g. `apt-get install nodejs npm`).",
               file=sys.stderr)
         return 1
     subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--prefix", str(NPM_DIR)],

@@ -2,7 +2,12 @@
 
 A page passes when it loads only from the server it came from (no CDN, nothing past loopback),
 no request fails, no script throws, every image decodes, math is typeset by the vendored
-MathJax where the page has math, and widgets are drawn where the page embeds widget state.
+MathJax where the page has math, widgets are drawn where the page embeds widget state, and
+axe-core finds no serious or critical WCAG 2.1 A/AA violation: on the page as loaded and, where
+the page has sliders, again after each slider was moved from the keyboard (which must work).
+
+axe-core is vendored from npm (``tools/vendor_assets.py``) and injected by this checker only;
+the book's pages never load it.
 """
 
 from __future__ import annotations
@@ -17,6 +22,10 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+AXE_JS = Path(__file__).resolve().parents[2] / "_vendor" / "axe-core" / "axe.min.js"
+AXE_TAGS = ("wcag2a", "wcag2aa", "wcag21a", "wcag21aa")
+BLOCKING_IMPACTS = ("serious", "critical")
+"""A violation with one of these impacts fails the page; "moderate" and "minor" are reported only."""
 # Flags that keep Chromium from phoning home on a closed network (its own updates, sync, ...).
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -33,6 +42,26 @@ LOCAL_SCHEMES = {"data", "blob", "about"}
 WIDGET_STATE_MIME = "application/vnd.jupyter.widget-state+json"
 
 
+@dataclass(frozen=True)
+class AxeViolation:
+    """One axe-core rule broken on a page, with the CSS selectors of the offending nodes."""
+
+    rule: str
+    impact: str
+    help: str
+    targets: tuple[str, ...]
+    state: str = "as loaded"  # which page state axe saw: "as loaded", "sliders moved"
+
+    @property
+    def blocking(self) -> bool:
+        return self.impact in BLOCKING_IMPACTS
+
+    def __str__(self) -> str:
+        shown = ", ".join(self.targets[:10]) + (" ..." if len(self.targets) > 10 else "")
+        return (f"accessibility ({self.impact}) {self.rule}: {self.help}; {len(self.targets)} node(s) "
+                f"{self.state}: {shown}")
+
+
 @dataclass
 class PageReport:
     url: str
@@ -44,6 +73,10 @@ class PageReport:
     math_rendered: int = 0
     has_widgets: bool = False
     widgets_rendered: int = 0
+    axe_ran: bool = False
+    axe_error: str = ""
+    violations: list[AxeViolation] = field(default_factory=list)
+    keyboard_problems: list[str] = field(default_factory=list)
 
     def problems(self) -> list[str]:
         found = [f"request left loopback: {u}" for u in self.external_requests]
@@ -54,7 +87,18 @@ class PageReport:
             found.append("page has math but MathJax rendered none")
         if self.has_widgets and self.widgets_rendered == 0:
             found.append("page embeds widget state but no widget was drawn")
+        if not self.axe_ran:
+            found.append(f"axe-core did not run: {self.axe_error or 'unknown reason'}")
+        found += [str(v) for v in self.violations if v.blocking]
+        found += self.keyboard_problems
         return found
+
+    def violation_counts(self) -> dict[str, int]:
+        """Nodes per rule (all impacts, all page states): the numbers for a changelog."""
+        counts: dict[str, int] = {}
+        for v in self.violations:
+            counts[v.rule] = counts.get(v.rule, 0) + len(v.targets)
+        return counts
 
 
 def is_loopback(url: str) -> bool:
@@ -121,9 +165,73 @@ def check_page(browser, url: str, screenshot: Path | None = None, settle_ms: int
         report.broken_images = page.evaluate(
             "Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
         )
+        _check_accessibility(page, report)
         if screenshot is not None:
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(screenshot), full_page=True)
     finally:
         context.close()
     return report
+
+
+# Runs axe-core on the whole document with the WCAG 2.0/2.1 A and AA rules; node impacts, not the
+# rule's worst impact, so that a rule with one serious and three minor nodes reports each honestly.
+_AXE_RUN = """async (tags) => {
+  const result = await axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']});
+  const out = [];
+  for (const v of result.violations) {
+    const byImpact = {};
+    for (const n of v.nodes) {
+      const impact = n.impact || v.impact || 'unknown';
+      (byImpact[impact] = byImpact[impact] || []).push(n.target.map(String).join(' '));
+    }
+    for (const [impact, targets] of Object.entries(byImpact)) out.push({rule: v.id, impact, help: v.help, targets});
+  }
+  return out;
+}"""
+
+
+def run_axe(page, state: str = "as loaded") -> list[AxeViolation]:
+    """Inject the vendored axe-core (once per page) and return its WCAG A/AA violations."""
+    if not page.evaluate("typeof window.axe === 'object'"):
+        page.add_script_tag(path=str(AXE_JS))
+    found = page.evaluate(_AXE_RUN, list(AXE_TAGS))
+    return [AxeViolation(f["rule"], f["impact"], f["help"], tuple(f["targets"]), state) for f in found]
+
+
+def move_sliders_by_keyboard(page) -> list[str]:
+    """Focus every slider handle and press an arrow key (ArrowLeft if ArrowRight does not move it,
+    e.g. at its maximum); return a problem for each handle that takes no focus or does not move."""
+    problems = []
+    handles = page.locator("[role=slider]")
+    for i in range(handles.count()):
+        handle = handles.nth(i)
+        name = handle.get_attribute("aria-label") or f"slider {i + 1} (no aria-label)"
+        handle.focus()
+        if not handle.evaluate("h => h.tabIndex >= 0 && document.activeElement === h"):
+            problems.append(f"keyboard: {name} cannot be focused with Tab")
+            continue
+        before = handle.get_attribute("aria-valuenow")
+        for key in ("ArrowRight", "ArrowLeft"):
+            page.keyboard.press(key)
+            if handle.get_attribute("aria-valuenow") != before:
+                break
+        else:
+            problems.append(f"keyboard: {name} does not move with the arrow keys")
+    return problems
+
+
+def _check_accessibility(page, report: PageReport) -> None:
+    """axe on the page as loaded; where it has sliders, move each from the keyboard and run axe again."""
+    if not AXE_JS.exists():
+        report.axe_error = f"{AXE_JS} is missing: run `make setup` (tools/vendor_assets.py)"
+        return
+    try:
+        report.violations += run_axe(page)
+        report.keyboard_problems += move_sliders_by_keyboard(page)
+        if page.locator("[role=slider]").count():
+            page.wait_for_timeout(300)
+            report.violations += run_axe(page, state="sliders moved")
+        report.axe_ran = True
+    except Exception as err:  # reported as a page problem, not a crash of the whole run
+        report.axe_error = f"{type(err).__name__}: {err}"
