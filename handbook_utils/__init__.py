@@ -24,6 +24,8 @@ The core
 - ``metrics``: teacher-forced vs free-running evaluation, exact KL, error injection.
 - ``recipes``: named, cached training recipes shared by the chapters (``quick`` and ``gpu`` sizes).
 - ``grid``: many independent runs on a local process pool, or on Ray.
+- ``results``: the committed results store: small JSON files with their provenance, checked for staleness.
+- ``experiments``: named experiments too big for a chapter, run with one command into the store.
 - ``cache``: the one disk cache (trained weights and results), keyed by settings and code.
 - ``files``: the one atomic write, and the one digest of a tree of source files.
 - ``checks``: the one set of argument checks (name the parameter and the allowed range).
@@ -60,6 +62,8 @@ Code of single pages (``handbook_utils.chapters``)
 - ``chapters.ch06_comparison.stats``: mean ± spread over seeds, tables, verdicts.
 - ``chapters.ch06_comparison.costs``: seconds per step; K passes vs the sequential loop.
 - ``chapters.ch06_comparison.figures``: the chapter's figures and decision flowchart.
+- ``chapters.ch09_experiment``: the path-star experiment: arms × seeds on held-out graphs.
+- ``chapters.ch09_figures``: the graph drawn, accuracy per path step, the arms compared.
 """
 
 __version__ = "0.2.0"
