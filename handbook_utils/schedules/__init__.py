@@ -45,6 +45,28 @@ from .solve import (
     solve_schedule,
 )
 
-from . import bengio, curves, solve
-
-__all__ = [*curves.__all__, *bengio.__all__, *solve.__all__]
+__all__ = [
+    "KINDS",
+    "KIND_LABELS",
+    "Schedule",
+    "LinearSchedule",
+    "ExponentialSchedule",
+    "InverseSigmoidSchedule",
+    "ConstantSchedule",
+    "make_schedule",
+    "check_family",
+    "kind_of",
+    "describe",
+    "schedule_curve",
+    "bengio_linear_epsilon",
+    "bengio_exponential_epsilon",
+    "bengio_inverse_sigmoid_epsilon",
+    "from_bengio",
+    "bengio_k_for_midpoint",
+    "solve_linear",
+    "solve_exponential",
+    "solve_inverse_sigmoid",
+    "solve_schedule",
+    "epoch_reaching",
+    "max_slope",
+]
