@@ -10,9 +10,11 @@ chapters after it) is spread over processes the same way:
 - ``engine="ray"``: the same jobs as Ray tasks, for a reader whose grid outgrows one machine
   (``pip install "handbook-utils[ray]"``; connect with ``RAY_ADDRESS`` or start a local instance).
 
-Jobs must be picklable and ``fn`` a module-level function. Every job trains on one CPU thread
-(:func:`handbook_utils.runtime.cpu_threads`), so results do not depend on the engine or the number
-of workers: a test runs the same tiny grid through both engines and compares the results.
+Jobs must be picklable and ``fn`` a module-level function. From a script (not a notebook), call
+:func:`run_jobs` under ``if __name__ == "__main__":``: spawned workers import the script again.
+Every job trains on one CPU thread (:func:`handbook_utils.runtime.cpu_threads`), so results do not
+depend on the engine or the number of workers: a test runs the same tiny grid through both engines
+and compares the results.
 Used by chapter 6 (:mod:`handbook_utils.chapters.ch06_comparison.grid`).
 """
 
@@ -99,11 +101,27 @@ def _run_ray(fn: Callable, jobs: list, order: list[int], workers: int) -> list:
     except ImportError:
         raise ImportError('engine="ray" needs Ray: pip install "handbook-utils[ray]" (or pip install ray)') from None
     if not ray.is_initialized():
-        address = os.environ.get("RAY_ADDRESS")
-        if address:
-            ray.init(address=address, log_to_driver=False)
-        else:
-            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+        _start_ray(ray, workers)
     remote = ray.remote(num_cpus=1)(_call_one_thread)
     refs = {i: remote.remote(fn, jobs[i]) for i in order}
     return [ray.get(refs[i]) for i in range(len(jobs))]
+
+
+def _start_ray(ray, workers: int, attempts: int = 3) -> None:
+    """Connect to ``RAY_ADDRESS``, or start a local instance on loopback only.
+
+    Ray gives a starting node a fixed 30 s to register; on a small machine that is busy with other
+    work it can miss that, so a local start is tried up to ``attempts`` times before giving up.
+    """
+    address = os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address, log_to_driver=False)
+        return
+    for attempt in range(1, attempts + 1):
+        try:
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+            return
+        except Exception as err:  # Ray raises a bare Exception when the node misses its start-up window
+            ray.shutdown()
+            if attempt == attempts or "timed out during startup" not in str(err):
+                raise
