@@ -22,6 +22,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from myst_pages import MYST_HEADER
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
@@ -139,19 +140,8 @@ def test_refresh_drops_exactly_the_stale_caches(tmp_path):
 # --------------------------------------------------------------------------------------------
 # A real book build in a scratch copy of the repository
 
-PROBE_PAGE = textwrap.dedent(
+PROBE_PAGE = MYST_HEADER + textwrap.dedent(
     """\
-    ---
-    jupytext:
-      text_representation:
-        extension: .md
-        format_name: myst
-        format_version: 0.13
-    kernelspec:
-      display_name: Python 3 (ipykernel)
-      language: python
-      name: python3
-    ---
 
     # Probe
 

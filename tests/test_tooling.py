@@ -20,24 +20,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 import notebooks  # noqa: E402
+from myst_pages import MYST_HEADER  # noqa: E402
 
 BIN = Path(sys.executable).parent
-HEADER = textwrap.dedent(
-    """\
-    ---
-    jupytext:
-      formats: ipynb,md:myst
-      text_representation:
-        extension: .md
-        format_name: myst
-        format_version: 0.13
-    kernelspec:
-      display_name: Python 3 (ipykernel)
-      language: python
-      name: python3
-    ---
-    """
-)
+HEADER = MYST_HEADER
 
 
 def _chapter(body: str) -> str:
