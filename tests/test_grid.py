@@ -42,9 +42,14 @@ def test_ray_equals_the_local_pool():
     # Ray's workers cannot import this test module: ship tiny_run by value
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     try:
-        assert run_jobs(tiny_run, SEEDS, workers=2, engine="ray") == local
+        via_ray = run_jobs(tiny_run, SEEDS, workers=2, engine="ray")
+    except Exception as err:  # Ray's own start-up window (30 s, three tries) missed on a saturated machine
+        if "timed out during startup" not in str(err):
+            raise
+        pytest.skip(f"Ray could not start a local node on this busy machine: {err}")
     finally:
         ray.shutdown()
+    assert via_ray == local
 
 
 def test_a_worker_exits_when_its_parent_is_gone():
