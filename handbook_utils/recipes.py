@@ -120,8 +120,7 @@ class Recipe:
         if self.arch not in ("gpt", "gru"):
             raise ValueError(f"arch must be 'gpt' or 'gru', got {self.arch!r}")
         checks.instance("strategy", self.strategy, Strategy, "handbook_utils.strategies.Strategy instance")
-        if isinstance(self.model_seed, bool) or not isinstance(self.model_seed, int) or self.model_seed < 0:
-            raise ValueError(f"model_seed must be an int >= 0, got {self.model_seed!r}")
+        checks.seed("model_seed", self.model_seed)
         object.__setattr__(self, "model", _frozen(self.model, "model"))
         object.__setattr__(self, "train", _frozen(self.train, "train"))
         unknown = set(self.train) - _TRAIN_KEYS

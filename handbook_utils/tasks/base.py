@@ -14,7 +14,6 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from .. import checks
@@ -79,8 +78,7 @@ class Tokenizer:
             ids = ids.tolist()
         out = []
         for i in ids:
-            if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
-                raise TypeError(f"ids must hold ints, got {type(i).__name__}")
+            i = checks.integer("ids", i)
             if not 0 <= i < self.vocab_size:
                 raise ValueError(f"ids holds {i}, outside the vocabulary [0, {self.vocab_size})")
             if i == self.eos_id:

@@ -37,8 +37,7 @@ def step_costs(
 
     if not strategies:
         raise ValueError("strategies must not be empty")
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
-        raise ValueError(f"repeats must be an int >= 1, got {repeats!r}")
+    checks.positive_int("repeats", repeats)
     steps = {}
     for name, strategy in strategies.items():
         checks.instance(f"strategies[{name!r}]", strategy, Strategy, "handbook_utils.strategies.Strategy instance")
@@ -80,8 +79,7 @@ def passes_agreement(model, batch: Batch, p: float, max_passes: int, *, seed: in
     """
     if not isinstance(batch, Batch):
         raise TypeError(f"batch must be a Batch, got {type(batch).__name__}")
-    if isinstance(max_passes, bool) or not isinstance(max_passes, int) or max_passes < 1:
-        raise ValueError(f"max_passes must be an int >= 1, got {max_passes!r}")
+    checks.positive_int("max_passes", max_passes)
     with eval_mode(model), cpu_threads(1):
         draws = Draws.sample(batch, model.vocab_size, float(p), mix, torch.Generator().manual_seed(seed))
         _, fed_seq = sequential_inputs_and_logits(model, batch, draws)
