@@ -100,7 +100,7 @@ def _parse_path_star(ex):
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(0, 10_000), st.integers(1, 5), st.integers(2, 7), st.booleans())
+@given(st.integers(0, 10_000), st.integers(2, 5), st.integers(2, 7), st.booleans())
 def test_path_star_target_is_a_real_path(seed, degree, path_length, reverse):
     task = PathStarTask(degree=degree, path_length=path_length, n_nodes=50, reverse=reverse)
     for ex in task.sample(3, seed):
