@@ -38,8 +38,14 @@ COPIES = [
 AXE = TARGET / "axe-core" / "axe.min.js"
 
 
+# The book's own scripts, beside the npm packages: widgets-config.js points require.js at _static/,
+# widgets-a11y.js gives the widget manager's sliders their accessible names.
+OWN_SCRIPTS = ("widgets-config.js", "widgets-a11y.js")
+
+
 def up_to_date() -> bool:
-    inputs = [NPM_DIR / "package.json", NPM_DIR / "package-lock.json", NPM_DIR / "widgets-config.js", Path(__file__)]
+    inputs = [NPM_DIR / "package.json", NPM_DIR / "package-lock.json", *(NPM_DIR / s for s in OWN_SCRIPTS),
+              Path(__file__)]
     return STAMP.exists() and all(STAMP.stat().st_mtime >= p.stat().st_mtime for p in inputs)
 
 
@@ -65,7 +71,8 @@ def main() -> int:
         else:
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dst)
-    shutil.copy2(NPM_DIR / "widgets-config.js", staging / "widgets-config.js")
+    for script in OWN_SCRIPTS:
+        shutil.copy2(NPM_DIR / script, staging / script)
     (staging / ".stamp").touch()
     shutil.rmtree(TARGET, ignore_errors=True)
     staging.rename(TARGET)

@@ -2,9 +2,10 @@
 
 A page passes when it loads only from the server it came from (no CDN, nothing past loopback),
 no request fails, no script throws, every image decodes, math is typeset by the vendored
-MathJax where the page has math, widgets are drawn where the page embeds widget state, and
-axe-core finds no serious or critical WCAG 2.1 A/AA violation: on the page as loaded and, where
-the page has sliders, again after each slider was moved from the keyboard (which must work).
+MathJax where the page has math, widgets are drawn where the page embeds widget state, no image's
+text alternative is just its file name (docutils' fallback when a figure has none), and axe-core
+finds no serious or critical WCAG 2.1 A/AA violation: on the page as loaded and, where the page
+has sliders, again after each slider was moved from the keyboard (which must work).
 
 axe-core is vendored from npm (``tools/vendor_assets.py``) and injected by this checker only;
 the book's pages never load it.
@@ -69,6 +70,7 @@ class PageReport:
     failed_requests: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
     broken_images: list[str] = field(default_factory=list)
+    file_name_alts: list[str] = field(default_factory=list)
     has_math: bool = False
     math_rendered: int = 0
     has_widgets: bool = False
@@ -83,6 +85,7 @@ class PageReport:
         found += [f"request failed: {u}" for u in self.failed_requests]
         found += [f"page error: {e}" for e in self.page_errors]
         found += [f"image did not load: {src}" for src in self.broken_images]
+        found += [f"image's text alternative is its file name: {alt}" for alt in self.file_name_alts]
         if self.has_math and self.math_rendered == 0:
             found.append("page has math but MathJax rendered none")
         if self.has_widgets and self.widgets_rendered == 0:
@@ -165,6 +168,7 @@ def check_page(browser, url: str, screenshot: Path | None = None, settle_ms: int
         report.broken_images = page.evaluate(
             "Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
         )
+        report.file_name_alts = page.evaluate(_FILE_NAME_ALTS)
         _check_accessibility(page, report)
         if screenshot is not None:
             screenshot.parent.mkdir(parents=True, exist_ok=True)
@@ -173,6 +177,10 @@ def check_page(browser, url: str, screenshot: Path | None = None, settle_ms: int
         context.close()
     return report
 
+
+# alt texts that only name the file (docutils writes the image's URI when a figure has no alt)
+_FILE_NAME_ALTS = """Array.from(document.images).map(i => (i.getAttribute('alt') || '').trim())
+  .filter(a => /^[^\\s]+\\.(png|jpe?g|gif|svg|webp)$/i.test(a))"""
 
 # Runs axe-core on the whole document with the WCAG 2.0/2.1 A and AA rules; node impacts, not the
 # rule's worst impact, so that a rule with one serious and three minor nodes reports each honestly.
@@ -199,6 +207,11 @@ def run_axe(page, state: str = "as loaded") -> list[AxeViolation]:
     return [AxeViolation(f["rule"], f["impact"], f["help"], tuple(f["targets"]), state) for f in found]
 
 
+def _slider_value(handle) -> tuple[str | None, str | None]:
+    # both: noUiSlider rounds aria-valuenow to one decimal, so a step of 0.01 shows only in the text
+    return handle.get_attribute("aria-valuenow"), handle.get_attribute("aria-valuetext")
+
+
 def move_sliders_by_keyboard(page) -> list[str]:
     """Focus every slider handle and press an arrow key (ArrowLeft if ArrowRight does not move it,
     e.g. at its maximum); return a problem for each handle that takes no focus or does not move."""
@@ -211,10 +224,10 @@ def move_sliders_by_keyboard(page) -> list[str]:
         if not handle.evaluate("h => h.tabIndex >= 0 && document.activeElement === h"):
             problems.append(f"keyboard: {name} cannot be focused with Tab")
             continue
-        before = handle.get_attribute("aria-valuenow")
+        before = _slider_value(handle)
         for key in ("ArrowRight", "ArrowLeft"):
             page.keyboard.press(key)
-            if handle.get_attribute("aria-valuenow") != before:
+            if _slider_value(handle) != before:
                 break
         else:
             problems.append(f"keyboard: {name} does not move with the arrow keys")

@@ -5,13 +5,20 @@ from __future__ import annotations
 
 from pagecheck import AxeViolation, check_page, is_loopback, serve
 
+PIXEL = "data:image/gif;base64,R0lGODlhAQABAAAAACH5BAEKAAEALAAAAAABAAEAAAICTAEAOw=="
 CLEAN = '<html lang="en"><head><title>clean</title></head><body><main><p>plain page</p></main></body></html>'
 # An image without a text alternative (image-alt, critical) and grey #aaa text on white (2.3:1,
 # color-contrast, serious): the two kinds of failure the book had.
 INACCESSIBLE = (
     '<html lang="en"><head><title>planted</title></head><body><main>'
-    '<img id="plot" src="data:image/gif;base64,R0lGODlhAQABAAAAACH5BAEKAAEALAAAAAABAAEAAAICTAEAOw==">'
+    f'<img id="plot" src="{PIXEL}">'
     '<p id="faint" style="color:#aaaaaa;background:#ffffff">low-contrast words</p>'
+    "</main></body></html>"
+)
+# What docutils writes for a figure without a text alternative: its file name.
+FILE_NAME_ALT = (
+    '<html lang="en"><head><title>alt</title></head><body><main>'
+    f'<img src="{PIXEL}" alt="../_images/3f2a9c.png"><img src="{PIXEL}" alt="">'
     "</main></body></html>"
 )
 # A slider with a name that ignores the keyboard, and one without a name that moves.
@@ -70,6 +77,11 @@ def test_accessibility_violations_are_reported(browser, tmp_path):
     problems = report.problems()
     assert any("image-alt" in p and "#plot" in p for p in problems)
     assert any("color-contrast" in p and "#faint" in p for p in problems)
+
+
+def test_file_name_as_alt_text_is_reported(browser, tmp_path):
+    problems = _check(browser, tmp_path, FILE_NAME_ALT).problems()
+    assert problems == ["image's text alternative is its file name: ../_images/3f2a9c.png"]  # alt="" is fine
 
 
 def test_sliders_are_checked_by_keyboard_and_after_moving(browser, tmp_path):
