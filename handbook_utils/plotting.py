@@ -10,27 +10,87 @@ Conventions for plotting functions (in the chapter modules):
 - take the data (a dataclass from another module) and an optional ``ax``;
 - draw on ``ax`` if given, otherwise on a fresh figure from :func:`new_axes`;
 - return the :class:`~matplotlib.figure.Figure`, and never call ``plt.show()``: the chapter
-  decides when to show, and tests can inspect the figure.
+  decides when to show (with :func:`show`), and tests can inspect the figure.
+
+Accessibility (WCAG 2.1 AA), for every figure and every widget's HTML:
+
+- colour is never the only carrier of meaning: lines differ by style or marker as well
+  (:data:`SCHEDULE_MARKERS`, ...), bars by hatching;
+- text drawn in a colour uses a ``*_text`` role of :data:`COLORS` (or :data:`SCHEDULE_TEXT_COLORS`),
+  the same hue darkened by :func:`readable_on_white` to a contrast of at least 4.5:1 on white;
+- a figure is shown with :func:`show` (or, inside a widget, as :func:`figure_html`), which attaches
+  a text alternative, :func:`describe_figure`, read from the drawn figure itself, so that it says
+  what the figure shows and stays true when the numbers change.
 """
 
 from __future__ import annotations
 
+import base64
+import io
+import math
+import re
+import weakref
+
 import matplotlib as mpl
 import matplotlib.pyplot as plt
+import numpy as np
 from cycler import cycler
 from matplotlib.axes import Axes
+from matplotlib.collections import Collection
+from matplotlib.colors import to_rgb
+from matplotlib.container import BarContainer
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 __all__ = [
     "COLORS",
     "PALETTE",
     "SCHEDULE_COLORS",
+    "SCHEDULE_TEXT_COLORS",
+    "SCHEDULE_MARKERS",
+    "MARK_EVERY",
+    "TEXT_CONTRAST",
+    "TEXT_ROLES",
+    "spoken_html",
+    "contrast_ratio",
+    "readable_on_white",
     "FIGSIZE",
     "FRACTION_LIMITS",
     "DPI",
     "BOOK_RC",
     "use_book_style",
     "new_axes",
+    "describe_figure",
+    "describe_axes_as",
+    "show",
+    "figure_html",
 ]
+
+TEXT_CONTRAST = 4.5
+"""WCAG 2.1 AA's minimum contrast for normal-size text (success criterion 1.4.3)."""
+
+
+def _luminance(color: str) -> float:
+    """Relative luminance of an sRGB colour, as WCAG 2.1 defines it."""
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in to_rgb(color)]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast_ratio(foreground: str, background: str = "white") -> float:
+    """WCAG contrast ratio of two colours, from 1 (the same) to 21 (black on white)."""
+    lighter, darker = sorted((_luminance(foreground), _luminance(background)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def readable_on_white(color: str, ratio: float = TEXT_CONTRAST) -> str:
+    """``color`` darkened (same hue, RGB scaled towards black) just enough that text in it reaches
+    ``ratio`` against white; returned unchanged when it already does. The ``*_text`` colour roles."""
+    rgb = np.array(to_rgb(color))
+    for k in range(101):
+        candidate = "#{:02X}{:02X}{:02X}".format(*np.round(rgb * (1 - k / 100) * 255).astype(int))
+        if contrast_ratio(candidate) >= ratio:
+            return candidate
+    raise AssertionError("unreachable: black has contrast 21 on white")  # pragma: no cover
 
 # Okabe–Ito colours: distinguishable with the common colour-vision deficiencies and in greyscale.
 PALETTE: tuple[str, ...] = (
@@ -52,8 +112,20 @@ COLORS: dict[str, str] = {
     "neutral": "#999999",
     "ink": "#333333",  # text and rules drawn in a widget's HTML (chapter 1's blank to fill)
     "note": "#555555",  # small print under a widget's table (chapter 5's explorer)
+    # fills of the boxes of chapter 6's decision flowchart (dark text on them), by kind of box
+    "flow_start": "#E8F1FA",  # where you begin: a light teacher-forcing blue
+    "flow_action": "#F3F3F3",  # something to do
+    "flow_question": "#FFF6E0",  # a decision
+    "flow_stop": "#E6F5EF",  # where you end: a light accent green
 }
 """Colours by *meaning*. Later chapters add roles here rather than picking colours locally."""
+
+TEXT_ROLES: tuple[str, ...] = ("teacher_forcing", "free_running", "accent", "neutral", "prediction")
+"""The roles that also colour text (in a widget's or a chapter's HTML): each has a ``<role>_text`` twin."""
+
+COLORS.update({f"{role}_text": readable_on_white(COLORS[role]) for role in TEXT_ROLES})
+# e.g. COLORS["free_running_text"]: the free-running vermilion, darkened to >= 4.5:1 on white for
+# text (the true words and the model's own words of chapters 1 and 3, a planted digit of chapter 4)
 
 SCHEDULE_COLORS: dict[str, str] = {
     "linear": PALETTE[3],  # orange
@@ -63,6 +135,16 @@ SCHEDULE_COLORS: dict[str, str] = {
 """One colour per scheduled-sampling family (keys: :data:`handbook_utils.schedules.KINDS`).
 
 Used by chapter 5's figures and explorer and by chapter 6's arms, so a family keeps its colour."""
+
+SCHEDULE_TEXT_COLORS: dict[str, str] = {kind: readable_on_white(c) for kind, c in SCHEDULE_COLORS.items()}
+""":data:`SCHEDULE_COLORS` for text (chapter 5's explorer table): the same hues at >= 4.5:1 on white."""
+
+SCHEDULE_MARKERS: dict[str, str] = {"linear": "o", "exponential": "s", "inverse_sigmoid": "^"}
+"""One marker per family, so that the families differ without colour too (chapter 5); line styles
+stay free for other meanings (dashed: the same schedule after a warmup). Spaced by :data:`MARK_EVERY`."""
+
+MARK_EVERY = 0.1
+"""``markevery`` for markers that label a dense line: one every tenth of the axes' diagonal."""
 
 FIGSIZE: tuple[float, float] = (6.4, 4.0)
 FRACTION_LIMITS: tuple[float, float] = (-0.02, 1.02)
@@ -103,3 +185,157 @@ def new_axes(ax: Axes | None = None, figsize: tuple[float, float] | None = None)
         return ax
     _, new_ax = plt.subplots(figsize=figsize)
     return new_ax
+
+
+_SCREEN_READER_ONLY = ("position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);"
+                       "white-space:nowrap;")
+
+
+def spoken_html(text: str) -> str:
+    """``text`` (escaped) as HTML that screen readers read and the eye does not see: says in words
+    what the eye gets from a colour, a highlight or a strike-through (chapters 1, 3 and 4)."""
+    import html
+
+    return f'<span style="{_SCREEN_READER_ONLY}">{html.escape(text)}</span>'
+
+
+# ---------------------------------------------------------------------------------------------
+# Text alternatives: a figure described from what is drawn on it
+
+
+_TEX = {r"\hat{p}": "p̂", r"\varepsilon": "ε", r"\cdot": "·", r"\propto": "∝", r"\sqrt": "√",
+        r"\times": "×", r"\leq": "≤", r"\geq": "≥", r"\approx": "≈"}
+
+
+def _plain(text: str) -> str:
+    """A label without mathtext markup: ``r"forecast $\\hat{p}^{L}$"`` -> ``"forecast p̂^L"``."""
+    for tex, plain in _TEX.items():
+        text = text.replace(tex, plain)
+    text = re.sub(r"\\(mathrm|text|mathit)\{([^}]*)\}", r"\2", text)
+    text = re.sub(r"\\([A-Za-z]+)", r"\1", text)
+    return " ".join(text.replace("$", "").replace("{", "").replace("}", "").split())
+
+
+def _num(value: float) -> str:
+    """A number as a reader would say it: three significant digits, no exponent when avoidable."""
+    if not math.isfinite(value):
+        return "infinity" if value > 0 else ("minus infinity" if value < 0 else "undefined")
+    if value != 0 and (abs(value) >= 1e6 or abs(value) < 1e-3):
+        return f"{value:.2g}"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
+def _describe_line(label: str, line: Line2D) -> str:
+    xy = np.asarray(line.get_xydata(), dtype=float)
+    xy = xy[np.all(np.isfinite(xy), axis=1)] if xy.ndim == 2 else xy
+    if len(xy) == 0:
+        return label
+    x, y = xy[:, 0], xy[:, 1]
+    if np.ptp(y) == 0:
+        return f"{label}: level at {_num(y[0])}"
+    if np.ptp(x) == 0:
+        return f"{label}: at {_num(x[0])}"
+    text = f"{label}: from {_num(y[0])} at {_num(x[0])} to {_num(y[-1])} at {_num(x[-1])}"
+    top, bottom = int(np.argmax(y)), int(np.argmin(y))
+    if 0 < top < len(y) - 1:
+        text += f", highest {_num(y[top])} at {_num(x[top])}"
+    if 0 < bottom < len(y) - 1:
+        text += f", lowest {_num(y[bottom])} at {_num(x[bottom])}"
+    return text
+
+
+def _describe_values(label: str, values: np.ndarray, what: str) -> str:
+    values = values[np.isfinite(values)]
+    if len(values) == 0:
+        return label
+    if len(values) <= 8:
+        return f"{label}: {what} {', '.join(_num(v) for v in values)}"
+    return f"{label}: {len(values)} {what} from {_num(values.min())} to {_num(values.max())}"
+
+
+def _describe_series(label: str, handle) -> str:
+    label = _plain(label)
+    if isinstance(handle, Line2D):
+        return _describe_line(label, handle)
+    if isinstance(handle, BarContainer):
+        return _describe_values(label, np.array([bar.get_height() for bar in handle.patches], dtype=float), "bars")
+    if isinstance(handle, Collection) and len(handle.get_offsets()):
+        return _describe_values(label, np.asarray(handle.get_offsets(), dtype=float)[:, 1], "points at")
+    return label
+
+
+_AXES_DESCRIPTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def describe_axes_as(ax: Axes, text: str) -> Axes:
+    """Give ``ax`` its own words for :func:`describe_figure`, for a drawing that its artists do not
+    describe well (a tree, a flowchart); the plotting function computes them from the same data it
+    draws. Returns ``ax``."""
+    _AXES_DESCRIPTIONS[ax] = " ".join(str(text).split())
+    return ax
+
+
+def _describe_axes(ax: Axes) -> str:
+    if ax in _AXES_DESCRIPTIONS:
+        return _AXES_DESCRIPTIONS[ax]
+    title = _plain(ax.get_title())
+    if not ax.axison:  # a diagram drawn with text and lines: its title says what it shows
+        return f"Diagram: {title}." if title else ""
+    parts = [title + "." if title else ""]
+    xlabel, ylabel = _plain(ax.get_xlabel()), _plain(ax.get_ylabel())
+    if xlabel or ylabel:
+        scale = " (logarithmic axes)" if ax.get_xscale() == ax.get_yscale() == "log" else ""
+        parts.append(f"{ylabel or 'value'} against {xlabel or 'position'}{scale}.")
+    handles, labels = ax.get_legend_handles_labels()
+    series = [_describe_series(lab, h) for h, lab in zip(handles, labels)]
+    if not series:  # no legend: describe the unlabelled lines
+        series = [_describe_line("a line", line) for line in ax.lines if len(line.get_xdata()) > 2]
+    if series:
+        parts.append("; ".join(series) + ".")
+    notes = [_plain(t.get_text()) for t in ax.texts if t.get_text().strip()]
+    if notes and len(notes) <= 6:
+        parts.append("Marked: " + "; ".join(n.replace("\n", " ") for n in notes) + ".")
+    return " ".join(p for p in parts if p)
+
+
+def describe_figure(fig: Figure, summary: str = "") -> str:
+    """A text alternative for ``fig``, read from what is drawn on it: per panel its title, what is
+    plotted against what, each legend entry with its first, last, highest and lowest values (bars
+    and points: their values), and the annotations; or the panel's own words where its plotting
+    function gave some (:func:`describe_axes_as`). ``summary`` (a sentence) goes first.
+
+    Generated from the artists, so it stays true when the data change; chapters show figures with
+    :func:`show`, which attaches it as the image's ``alt`` text.
+    """
+    panels = [text for ax in fig.axes if ax.get_visible() and (text := _describe_axes(ax))]
+    suptitle = _plain(fig._suptitle.get_text()) if fig._suptitle is not None else ""
+    return " ".join(p for p in (summary, suptitle + "." if suptitle else "", *panels) if p)
+
+
+def _png(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=fig.dpi)
+    return buffer.getvalue()
+
+
+def show(fig: Figure, summary: str = "") -> None:
+    """Display ``fig`` as a PNG output with its text alternative (:func:`describe_figure`), then close
+    it. The alternative travels in the output's metadata (``{"image/png": {"alt": ...}}``, where
+    Jupyter keeps an image's alt text); the book's Sphinx extension puts it on the page's ``<img>``.
+    Use instead of ``plt.show()``, which would show the figure without one."""
+    from IPython.display import display
+
+    display(fig, metadata={"image/png": {"alt": describe_figure(fig, summary)}})
+    plt.close(fig)
+
+
+def figure_html(fig: Figure, summary: str = "") -> str:
+    """``fig`` as an HTML ``<img>`` (PNG inline) with :func:`describe_figure` as its ``alt``: for
+    figures inside a widget's ``Output``, whose image outputs the widget manager draws without one."""
+    import html
+
+    data = base64.b64encode(_png(fig)).decode("ascii")
+    alt = html.escape(describe_figure(fig, summary), quote=True)
+    return f'<img src="data:image/png;base64,{data}" alt="{alt}" style="max-width:100%">'

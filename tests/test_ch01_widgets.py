@@ -61,7 +61,8 @@ def test_free_running_shows_own_words_without_feedback_then_end_screen() -> None
     assert "Results" in w.banner.value
     assert "whole proofs right" in w.score.value
     assert "50% (1/2)" in w.score.value  # one proof spoiled by the single mistake
-    assert "line-through" in w.score.value  # the mistake is shown only now
+    assert "line-through" in w.score.value  # the mistake is shown only now...
+    assert "<del" in w.score.value and "wrong: " in w.score.value  # ...and said, not only drawn
 
 
 def test_restart_returns_to_the_first_word() -> None:
@@ -88,5 +89,33 @@ def test_static_fallback_is_deterministic_html() -> None:
 def test_prefix_colours_say_whose_words_they_are() -> None:
     forced = render_prefix_html("t", ("a",), Phase.TEACHER_FORCING)
     own = render_prefix_html("t", ("a",), Phase.FREE_RUNNING)
-    assert COLORS["teacher_forcing"] in forced and COLORS["free_running"] in own
+    assert COLORS["teacher_forcing_text"] in forced and COLORS["free_running_text"] in own
     assert COLORS["ink"] in forced  # the blank to fill
+    assert "the true proof so far" in forced and "your proof so far" in own  # said in words too
+
+
+def test_feedback_says_right_and_wrong_in_words_not_only_colour() -> None:
+    w = ProofGameWidget(seed=0)
+    right = true_word(w)
+    click(w, right)
+    assert "✓ Right" in w.feedback.value and COLORS["accent_text"] in w.feedback.value
+    click(w, wrong_word(w))
+    assert "✗ Wrong" in w.feedback.value
+
+
+def test_game_text_colours_are_readable_on_white() -> None:
+    """Every colour in the game's HTML reaches WCAG AA contrast for text (4.5:1 on white)."""
+    import re
+
+    from handbook_utils.plotting import TEXT_CONTRAST, contrast_ratio
+
+    w = ProofGameWidget(seed=0)
+    pages = [w.banner.value, w.prefix.value]
+    click(w, wrong_word(w))
+    pages.append(w.feedback.value)
+    click(w, true_word(w))
+    pages.append(w.feedback.value)
+    pages.append(static_game_fallback(0.9, 0.5, seed=1).data)
+    for page in pages:
+        for colour in re.findall(r"(?<![-\w])color:(#[0-9A-Fa-f]{6})", page):
+            assert contrast_ratio(colour) >= TEXT_CONTRAST, (colour, page[:80])

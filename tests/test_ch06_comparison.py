@@ -16,6 +16,7 @@ import torch  # noqa: E402
 from handbook_utils.chapters import ch06_comparison as C  # noqa: E402
 from handbook_utils.metrics import InjectedExample  # noqa: E402
 from handbook_utils.models import GPTConfig, GRUConfig, make_model  # noqa: E402
+from handbook_utils.plotting import describe_figure  # noqa: E402
 from handbook_utils.recipes import addition_recipe  # noqa: E402
 from handbook_utils.schedules import ConstantSchedule  # noqa: E402
 from handbook_utils.strategies import AlwaysSampling, Draws, ScheduledSampling, TeacherForcing  # noqa: E402
@@ -291,6 +292,9 @@ def test_figures_draw():
     assert len(fig.axes) == 3
     fig = C.plot_survival(grid)
     assert len(fig.axes) == 1 and len(fig.axes[0].lines) == 2
+    # the arms differ without colour too: each its own marker and line style
+    styles = {(line.get_marker(), str(line.get_linestyle())) for line in fig.axes[0].lines}
+    assert len(styles) == 2
     for r in grid.results:  # survival falls from the first character to exact match
         assert all(a >= b for a, b in zip(r.survival, r.survival[1:]))
         assert math.isclose(r.survival[-1], r.exact_match)
@@ -304,5 +308,8 @@ def test_flowchart_draws_every_node_and_rejects_unknown_ones():
     assert "measured: 1.30×" in texts
     assert all(C.FLOW_TEXT[k] in texts for k in C.FLOW_TEXT if k != "ss")
     assert sum(t in ("yes", "no") for t in texts) == 6
+    alt = describe_figure(fig)  # the text alternative walks the arrows, with the chapter's texts
+    assert alt.startswith("Decision flowchart. Train with teacher forcing, then: Measure what the loss hides")
+    assert "measured: 1.30×" in alt and "yes: Keep it; no: Back to teacher forcing." in alt
     with pytest.raises(ValueError, match="unknown"):
         C.plot_decision_flowchart({"nowhere": "x"})

@@ -3,7 +3,9 @@
 All state lives in :class:`~handbook_utils.chapters.ch01_game.ProofGame`; this module only draws it
 and forwards button clicks. The HTML renderers are plain functions so the static book can show the
 same end screen for a simulated reader (:func:`static_game_fallback`) without a kernel. Colours
-come from :data:`handbook_utils.plotting.COLORS` by meaning.
+come from :data:`handbook_utils.plotting.COLORS` by meaning, text in its ``*_text`` roles (readable on
+white), and colour never carries a meaning alone: right and wrong are said in words and marks too
+(✓/✗, struck words, ``[true word]``, text that only screen readers read).
 
 Used by chapter 1 (``ProofGameWidget`` and ``static_game_fallback``).
 """
@@ -17,7 +19,7 @@ from typing import Any
 import ipywidgets as widgets
 from IPython.display import HTML
 
-from handbook_utils.plotting import COLORS
+from handbook_utils.plotting import COLORS, spoken_html
 
 from .ch01_game import GameSummary, Phase, ProofGame, ProofResult, play_simulated_game
 from .ch01_proofs import PROOFS, Proof
@@ -32,27 +34,24 @@ __all__ = [
 
 _BANNERS = {
     Phase.TEACHER_FORCING: (
-        COLORS["teacher_forcing"],
+        "teacher_forcing",
         "Phase 1 · teacher forcing",
         "Pick the next word. You will see the true word right away, and the proof always "
         "carries on with it, whatever you picked.",
     ),
     Phase.FREE_RUNNING: (
-        COLORS["free_running"],
+        "free_running",
         "Phase 2 · free running",
         "Promotion! Now you write whole proofs. Your own words become the prefix, and "
         "nobody tells you whether they are right until the end.",
     ),
-    Phase.DONE: (COLORS["prediction"], "Results", "Here is how the two jobs compared."),
+    Phase.DONE: ("prediction", "Results", "Here is how the two jobs compared."),
 }
+"""Per phase: the colour role of its banner, its name and what the reader does in it."""
 
-
-def _word(text: str, color: str, *, strike: bool = False, bold: bool = False) -> str:
-    style = f"color:{color};"
-    if strike:
-        style += "text-decoration:line-through;"
-    if bold:
-        style += "font-weight:bold;"
+def _word(text: str, role: str, *, bold: bool = False) -> str:
+    """``text`` in the readable text colour of ``role`` (a :data:`COLORS` role with a ``_text`` twin)."""
+    style = f"color:{COLORS[role + '_text']};" + ("font-weight:bold;" if bold else "")
     return f'<span style="{style}">{html.escape(text)}</span>'
 
 
@@ -63,27 +62,32 @@ def _blank() -> str:
 def render_prefix_html(title: str, prefix: tuple[str, ...], phase: Phase) -> str:
     """The statement, then the prefix followed by a blank. True words (teacher forcing) and the
     reader's own words (free running) get their phase colour, so the reader sees whose words
-    they are building on. Mistakes are deliberately *not* marked here."""
-    color = COLORS["teacher_forcing" if phase is Phase.TEACHER_FORCING else "free_running"]
-    words = " ".join(_word(w, color) for w in prefix)
+    they are building on (the banner says it in words). Mistakes are deliberately *not* marked here."""
+    role = "teacher_forcing" if phase is Phase.TEACHER_FORCING else "free_running"
+    whose = "the true proof so far:" if phase is Phase.TEACHER_FORCING else "your proof so far:"
+    words = " ".join(_word(w, role) for w in prefix)
     return (
         f'<div style="font-size:1.1em;line-height:1.8;">'
-        f"<b>{html.escape(title)}</b><br><i>Proof.</i> {words} {_blank()}</div>"
+        f"<b>{html.escape(title)}</b><br><i>Proof.</i> {spoken_html(whose)}{words} {_blank()}"
+        f"{spoken_html('(blank: the next word)')}</div>"
     )
 
 
 def render_result_html(result: ProofResult) -> str:
     """One finished proof with the reader's wrong words struck through and the true word
-    after each. Used only once the game is over."""
+    after each in [brackets] (a screen reader hears "wrong:" and "true word:"). Used only once the
+    game is over."""
+    struck = f'<del style="color:{COLORS["neutral_text"]};text-decoration:line-through;">'
     words = []
     for chosen, true in zip(result.chosen, result.true_words, strict=True):
         if chosen == true:
-            words.append(_word(chosen, COLORS["free_running"]))
+            words.append(_word(chosen, "free_running"))
         else:
             words.append(
-                _word(chosen, COLORS["neutral"], strike=True)
-                + " "
-                + _word(f"[{true}]", COLORS["teacher_forcing"], bold=True)
+                f"{struck}{spoken_html('wrong: ')}{html.escape(chosen)}</del> "
+                f'<ins style="text-decoration:none;">{spoken_html("true word: ")}'
+                + _word(f"[{true}]", "teacher_forcing", bold=True)
+                + "</ins>"
             )
     verdict = "✓ correct proof" if result.success else "✗ not a proof"
     return (
@@ -190,12 +194,11 @@ class ProofGameWidget:
         pick = self.game.choose(word)
         if pick.phase is Phase.TEACHER_FORCING:
             if pick.correct:
-                verdict = f"✓ “{pick.true_word}” is right."
-                self.feedback.value = _word(verdict, COLORS["accent"])
+                self.feedback.value = _word(f"✓ Right: “{pick.true_word}”.", "accent")
             else:
                 self.feedback.value = (
-                    f"✗ You picked “{html.escape(pick.chosen)}”; the proof says "
-                    + _word(f"“{pick.true_word}”", COLORS["teacher_forcing"], bold=True)
+                    f"✗ Wrong: you picked “{html.escape(pick.chosen)}”; the proof says "
+                    + _word(f"“{pick.true_word}”", "teacher_forcing", bold=True)
                     + ". It carries on with the true word."
                 )
         else:
@@ -211,10 +214,10 @@ class ProofGameWidget:
 
     def _refresh(self) -> None:
         game = self.game
-        color, name, text = _BANNERS[game.phase]
+        role, name, text = _BANNERS[game.phase]
         self.banner.value = (
-            f'<div style="border-left:6px solid {color};padding:4px 10px;">'
-            f'<b style="color:{color};">{name}</b><br>{text}</div>'
+            f'<div style="border-left:6px solid {COLORS[role]};padding:4px 10px;">'
+            f'<b style="color:{COLORS[role + "_text"]};">{name}</b><br>{text}</div>'
         )
         if game.finished:
             self._draw_end()

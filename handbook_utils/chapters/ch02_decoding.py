@@ -13,7 +13,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .. import checks
-from ..plotting import COLORS, new_axes
+from ..plotting import COLORS, describe_axes_as, figure_html, new_axes
 from ..tasks import TwoStepTask
 
 __all__ = ["plot_greedy_tree", "greedy_tree_explorer"]
@@ -30,7 +30,8 @@ def _tree_layout(task: TwoStepTask) -> tuple[list[int], list[tuple[int, int]]]:
 def plot_greedy_tree(task: TwoStepTask, ax: Axes | None = None) -> Figure:
     """The probability tree of a :class:`TwoStepTask`, with the greedy path and the most probable answer.
 
-    Branches are labelled with conditional probabilities, leaves with joint probabilities.
+    Branches are labelled with conditional probabilities, leaves with joint probabilities. The
+    text alternative lists the same numbers (:func:`~handbook_utils.plotting.describe_axes_as`).
     """
     checks.instance("task", task, TwoStepTask)
     ax = new_axes(ax, figsize=(7.0, 4.2))
@@ -74,6 +75,11 @@ def plot_greedy_tree(task: TwoStepTask, ax: Axes | None = None) -> Figure:
     verdict = ("greedy finds the most probable answer" if greedy == best else
                f"greedy writes {greedy!r} (P = {p_greedy:.3f}), the best is {best!r} (P = {p_best:.3f})")
     ax.set_title(verdict, fontsize=11)
+    tags = {greedy: " (greedy)", best: " (most probable)"} if greedy != best else {best: " (greedy, most probable)"}
+    describe_axes_as(ax, f"Probability tree of the two-letter answers: {verdict}. First letter: "
+                     + ", ".join(f"{L[i]} with P = {task.first[i]:.2f}" for i in firsts) + ". Whole answers: "
+                     + ", ".join(f"{L[i] + L[j]} P = {joint[L[i] + L[j]]:.3f}{tags.get(L[i] + L[j], '')}"
+                                 for i, j in leaves) + ".")
     return ax.figure
 
 
@@ -81,19 +87,26 @@ def greedy_tree_explorer(p_first: float = 0.55, top_after_first: float = 0.4, to
     """Sliders for :meth:`TwoStepTask.from_tops`, redrawing the tree (for JupyterLab; inert in the static book).
 
     The slider names are ``HTML`` widgets rather than slider descriptions: a description is passed to
-    MathJax by the widget manager, which fails on a static page that also typesets math.
+    MathJax by the widget manager, which fails on a static page that also typesets math. Each slider
+    carries its name as its ``tooltip`` too, which the book's ``widgets-a11y.js`` makes its accessible
+    name; the tree is shown as an ``<img>`` with its text alternative (:func:`~handbook_utils.plotting.figure_html`).
     """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
+    from IPython.display import HTML, display
 
     def draw(p_first, top_after_first, top_after_second):
-        plot_greedy_tree(TwoStepTask.from_tops(p_first, top_after_first, top_after_second))
-        plt.show()
+        fig = plot_greedy_tree(TwoStepTask.from_tops(p_first, top_after_first, top_after_second))
+        plt.close(fig)
+        display(HTML(figure_html(fig)))
 
     names = {"p_first": "P(a first)", "top_after_first": "P(a | a)", "top_after_second": "P(a | b)"}
+    spoken = {"p_first": "probability that a comes first", "top_after_first": "probability of a after a",
+              "top_after_second": "probability of a after b"}
     values = {"p_first": p_first, "top_after_first": top_after_first, "top_after_second": top_after_second}
     sliders = {k: widgets.FloatSlider(value=v, min=0.0, max=1.0, step=0.01, continuous_update=False,
-                                      layout=widgets.Layout(width="320px")) for k, v in values.items()}
+                                      tooltip=f"{names[k]}: {spoken[k]}", layout=widgets.Layout(width="320px"))
+               for k, v in values.items()}
     rows = [widgets.HBox([widgets.HTML(f"<code>{names[k]}</code>", layout=widgets.Layout(width="90px")), sliders[k]])
             for k in values]
     out = widgets.interactive_output(draw, sliders)

@@ -184,12 +184,17 @@ def plot_cross_entropy(marks: Sequence[tuple[str, float]] = (), vocab_size: int 
 
 
 def plot_token_losses(scores: TokenScores, ax: Axes | None = None) -> Figure:
-    """One bar per target token: its teacher-forced loss (log scale), labelled with the token."""
+    """One bar per target token: its teacher-forced loss (log scale), labelled with the token. Tokens
+    whose argmax is wrong are vermilion *and* hatched, so they stand out without colour too."""
     ax = new_axes(ax, figsize=(9.0, 3.6))
     losses = np.maximum(np.asarray(scores.losses), 1e-12)  # (T_target,) a loss of 0 has no log
     x = np.arange(len(losses))
-    colors = [COLORS["teacher_forcing"] if ok else COLORS["free_running"] for ok in scores.argmax_right]
-    ax.bar(x, losses, color=colors, width=0.8)
+    right = np.asarray(scores.argmax_right, dtype=bool)  # (T_target,)
+    ax.bar(x[right], losses[right], color=COLORS["teacher_forcing"], width=0.8, label="argmax right")
+    if not right.all():
+        ax.bar(x[~right], losses[~right], color=COLORS["free_running"], width=0.8, hatch="///",
+               edgecolor="white", label="argmax wrong")
+    ax.legend(loc="upper right", fontsize=9)
     ax.set_yscale("log")
     ax.set_xticks(x)
     ax.set_xticklabels(["⏎" if t == "<eos>" else t for t in scores.tokens], fontsize=8, family="monospace")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..plotting import COLORS
+from ..plotting import COLORS, spoken_html
 from ..tasks import KINDS, THINK, AdditionChainTask, Example
 
 __all__ = [
@@ -47,30 +47,39 @@ def first_error_index(target: str, output: str) -> int | None:
 # Showing an answer
 
 
-def marked_answer_html(output: str, index: int | None, mark: str) -> str:
+def marked_answer_html(output: str, index: int | None, mark: str, what: str = "first wrong character") -> str:
     """``output`` in the teacher-forcing colour up to ``index``, the character at ``index`` in white
     on ``mark`` (``⏎`` when the answer stopped there), the rest in the free-running colour.
-    ``index=None`` shows the whole answer in the teacher-forcing colour. Chapters 3 and 4."""
+    ``index=None`` shows the whole answer in the teacher-forcing colour. Chapters 3 and 4.
+
+    ``mark`` is a ``*_text`` colour of :data:`~handbook_utils.plotting.COLORS` (white on it is
+    readable); the marked character is a ``<mark>`` and a screen reader hears ``what`` before it."""
     esc = html.escape
-    tf, fr = COLORS["teacher_forcing"], COLORS["free_running"]
+    tf, fr = COLORS["teacher_forcing_text"], COLORS["free_running_text"]
     if index is None:
         return f'<span style="color:{tf}">{esc(output)}</span>'
     char = output[index] if index < len(output) else "⏎"  # the answer stopped here
+    said = f" ({what}: end of answer) " if char == "⏎" else f" ({what}:) "
     return (
-        f'<span style="color:{tf}">{esc(output[:index])}</span>'
-        f'<span style="background:{mark};color:white;font-weight:bold;padding:0 1px">{esc(char)}</span>'
+        f'<span style="color:{tf}">{esc(output[:index])}</span>{spoken_html(said)}'
+        f'<mark style="background:{mark};color:white;font-weight:bold;padding:0 1px">{esc(char)}</mark>'
         f'<span style="color:{fr}">{esc(output[index + 1:])}</span>'
     )
 
 
 def answer_block_html(label: str, prompt: str, wrote: str, target: str, verdict: str) -> str:
     """Aligned monospace lines: ``label``, the prompt and ``wrote`` (HTML, e.g. from
-    :func:`marked_answer_html`); the correct answer under it; then the verdict. Chapters 3 and 4."""
+    :func:`marked_answer_html`); the correct answer under it; then the verdict. Chapters 3 and 4.
+
+    Long chains scroll sideways, so the block takes keyboard focus (``tabindex="0"``) and is a named
+    group: a keyboard user can scroll it with the arrow keys."""
     esc = html.escape
     pad = esc(" " * len(prompt))
     grey = f'<span style="color:{COLORS["note"]}">'
+    name = esc(f"{label} answer to {prompt.strip()}, with the correct one (scrolls sideways)", quote=True)
     return (
-        '<div style="font-family:monospace;font-size:0.78em;white-space:pre;overflow-x:auto;'
+        f'<div tabindex="0" role="group" aria-label="{name}" '
+        'style="font-family:monospace;font-size:0.78em;white-space:pre;overflow-x:auto;'
         'margin:0.4em 0 0.9em 0;line-height:1.5">'
         f"{grey}{esc(label):<7}</span> {esc(prompt)}{wrote}\n"
         f"{grey}correct</span> {pad}{grey}{esc(target)}</span>\n"
@@ -82,7 +91,7 @@ def answer_block_html(label: str, prompt: str, wrote: str, target: str, verdict:
 def first_error_html(prompt: str, target: str, output: str) -> str:
     """What the model wrote (first wrong character highlighted, the rest of its answer in the
     free-running colour), the correct answer, and a verdict on the final answer."""
-    wrote = marked_answer_html(output, first_error_index(target, output), COLORS["free_running"])
+    wrote = marked_answer_html(output, first_error_index(target, output), COLORS["free_running_text"])
     got, want = AdditionChainTask.answer_of(output), AdditionChainTask.answer_of(target)
     if got is None:
         verdict = "no final answer"

@@ -31,7 +31,7 @@ from matplotlib.figure import Figure
 
 from .. import checks
 from ..metrics import Evaluation, evaluate
-from ..plotting import COLORS, FRACTION_LIMITS, PALETTE, new_axes
+from ..plotting import COLORS, FRACTION_LIMITS, PALETTE, figure_html, new_axes
 from ..tasks import AdditionChainTask
 
 __all__ = [
@@ -51,6 +51,8 @@ __all__ = [
 
 # ---------------------------------------------------------------------------------------------
 # The arithmetic
+
+_LINESTYLES = ("-", "--", "-.", ":")  # one per curve of plot_success_curves, with its colour
 
 
 def sequence_success(p, T):
@@ -85,11 +87,13 @@ def plot_success_curves(
     marks: Sequence[tuple[float, int]] = (),
     ax: Axes | None = None,
 ) -> Figure:
-    """``p ** T`` against ``T`` for a few ``p``, with optional ``(p, T)`` points marked."""
+    """``p ** T`` against ``T`` for a few ``p``, with optional ``(p, T)`` points marked. Each ``p``
+    has its own colour and line style."""
     ax = new_axes(ax)
     T = np.arange(0, T_max + 1)  # (T_max + 1,)
     for i, p in enumerate(ps):
-        ax.plot(T, sequence_success(p, T), color=PALETTE[i % len(PALETTE)], label=f"p = {p:g}")
+        ax.plot(T, sequence_success(p, T), _LINESTYLES[i % len(_LINESTYLES)], color=PALETTE[i % len(PALETTE)],
+                label=f"p = {p:g}")
     for p, t in marks:
         y = sequence_success(p, t)
         ax.plot([t], [y], "o", color=COLORS["prediction"], zorder=5)
@@ -136,14 +140,16 @@ def plot_half_length(
 def compounding_explorer(p: float = 0.99, T: int = 142):
     """Sliders for ``p`` and ``T`` with a live curve and readout (JupyterLab; inert on a static page)."""
     import ipywidgets as widgets
-    from IPython.display import display
+    from IPython.display import HTML, display
 
     # no slider `description`: the static page's widget manager would hand it to MathJax 2's
-    # typesetter, which the book (MathJax 3) does not have; an HTML label beside it is safe
+    # typesetter, which the book (MathJax 3) does not have; an HTML label beside it is safe, and the
+    # `tooltip` is the accessible name (the book's widgets-a11y.js puts it on the slider's handle)
     p_slider = widgets.FloatSlider(value=p, min=0.9, max=0.9999, step=0.0001, readout_format=".4f",
-                                   continuous_update=False, layout=widgets.Layout(width="380px"))
+                                   continuous_update=False, tooltip="p: per-token accuracy",
+                                   layout=widgets.Layout(width="380px"))
     T_slider = widgets.IntSlider(value=T, min=1, max=1000, step=1, continuous_update=False,
-                                 layout=widgets.Layout(width="380px"))
+                                 tooltip="T: answer length in tokens", layout=widgets.Layout(width="380px"))
     readout = widgets.HTML()
     out = widgets.Output()
 
@@ -158,8 +164,8 @@ def compounding_explorer(p: float = 0.99, T: int = 142):
             out.clear_output(wait=True)
             fig, ax = plt.subplots(figsize=(6.4, 3.4))
             plot_success_curves(ps=(pv,), T_max=max(200, 2 * Tv), marks=[(pv, Tv)], ax=ax)
-            display(fig)
             plt.close(fig)
+            display(HTML(figure_html(fig)))  # an <img> with its text alternative
 
     p_slider.observe(redraw, names="value")
     T_slider.observe(redraw, names="value")
@@ -240,13 +246,15 @@ def plot_exact_vs_prediction(
 
 
 def plot_tf_vs_free(x, teacher_forced, free_running, guide, labels: tuple[str, str, str], *, xlabel: str,
-                    ylabel: str, title: str, legend_loc: str, markers: tuple[str, str] = ("-", "-"),
+                    ylabel: str, title: str, legend_loc: str, markers: tuple[str, str] = ("-", "--"),
                     ax: Axes | None = None) -> Figure:
     """A teacher-forced and a free-running fraction against ``x``, with a dotted grey guide, on a 0-1 axis.
 
     The figure design shared by :func:`plot_training_curves` (chapter 3; the guide is the forecast)
     and :func:`handbook_utils.chapters.ch04_exposure.plot_position_accuracy` (chapter 4; the guide
-    is the share of answers still on track). ``labels`` name the three lines in that order.
+    is the share of answers still on track). ``labels`` name the three lines in that order;
+    ``markers`` are the format strings of the first two (solid and dashed by default, so that the two
+    differ without colour too).
     """
     ax = new_axes(ax)
     tf_label, free_label, guide_label = labels
@@ -274,5 +282,5 @@ def plot_training_curves(history, stage_ends: Sequence[int] = (), ax: Axes | Non
         [c.predicted for c in points],
         ("teacher-forced token accuracy", "free-running exact match", r"forecast $p^{T}$"),
         xlabel="training step", ylabel="fraction", title="What the training log shows, and what it hides",
-        legend_loc="lower right", markers=("o-", "s-"), ax=ax,
+        legend_loc="lower right", markers=("o-", "s--"), ax=ax,
     )

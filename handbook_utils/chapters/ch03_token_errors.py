@@ -178,7 +178,8 @@ def plot_error_distribution(check: IndependenceCheck, ax: Axes | None = None) ->
     k = np.arange(check.k_max + 1)
     w = 0.38
     ax.bar(k - w / 2, check.observed, w, color=COLORS["teacher_forcing"], label="measured")
-    ax.bar(k + w / 2, check.expected, w, color=COLORS["neutral"], label="if errors were independent")
+    ax.bar(k + w / 2, check.expected, w, color=COLORS["neutral"], hatch="///", edgecolor="white",
+           label="if errors were independent")
     ax.set_xticks(k, [str(i) for i in k[:-1]] + [f"≥{check.k_max}"])
     ax.set_xlabel("teacher-forced errors in one answer")
     ax.set_ylabel("fraction of answers")

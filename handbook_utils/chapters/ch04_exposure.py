@@ -99,7 +99,7 @@ def plot_kl_curves(curves: KLCurves, ax: Axes | None = None) -> Figure:
     ax = new_axes(ax)
     t = np.arange(1, len(curves.teacher_forced) + 1)
     ax.plot(t, curves.teacher_forced, color=COLORS["teacher_forcing"], label="true prefixes (teacher forcing)")
-    ax.plot(t, curves.free_running, color=COLORS["free_running"], label="own prefixes (sampled)")
+    ax.plot(t, curves.free_running, "--", color=COLORS["free_running"], label="own prefixes (sampled)")
     ax.set_xlabel("position t")
     ax.set_ylabel("KL(true ‖ model) at t (nats)")
     ax.set_ylim(bottom=0)
@@ -139,7 +139,7 @@ def plot_accumulated_error(acc: AccumulatedError, ax: Axes | None = None) -> Fig
     """AccErr(l) against l·ε(l) (left axis) and %ExAccErr(l) (right axis)."""
     ax = new_axes(ax)
     ax.plot(acc.l, acc.l_eps, color=COLORS["teacher_forcing"], label=r"$l\cdot\varepsilon$ (no compounding)")
-    ax.plot(acc.l, acc.acc_err, color=COLORS["free_running"], label="AccErr on own prefixes")
+    ax.plot(acc.l, acc.acc_err, "--", color=COLORS["free_running"], label="AccErr on own prefixes")
     ax.set_xlabel("generated length l")
     ax.set_ylabel("accumulated KL (nats)")
     ax.set_ylim(bottom=0)

@@ -51,6 +51,8 @@ __all__ = [
     "plot_markov_recovery",
 ]
 
+_MODEL_MARKERS = ("o", "^", "D", "v")  # one per model in the recovery figures, with its colour
+
 
 # ---------------------------------------------------------------------------------------------
 # Planted errors on the addition chain
@@ -170,7 +172,7 @@ def planted_html(e: InjectedExample, target: str) -> str:
         verdict = f"answer {got}: what the planted line implies (true answer {e.true_answer})"
     else:
         verdict = f"answer {got}: wrong, and not what the planted line implies either (true answer {e.true_answer})"
-    wrote = marked_answer_html(e.output, e.injected_index, COLORS["accent"])
+    wrote = marked_answer_html(e.output, e.injected_index, COLORS["accent_text"], what="planted digit")
     return answer_block_html("planted", e.prompt, wrote, target, verdict)
 
 
@@ -223,18 +225,18 @@ def first_line_repair(curve: RecoveryCurve) -> FirstLineRepair:
 def plot_addition_recovery(curves: Mapping[str, RecoveryCurve], baselines: Mapping[str, tuple] | None = None,
                            ax: Axes | None = None) -> Figure:
     """Recovery (solid) and followed-error rate (dashed) against the corrupted position, one colour
-    per model. With ``baselines`` (label -> ``(examples, correct)``), the solid line is the
-    conditional recovery: among the answers the model gets right on its own."""
+    and one marker per model. With ``baselines`` (label -> ``(examples, correct)``), the solid line
+    is the conditional recovery: among the answers the model gets right on its own."""
     ax = new_axes(ax)
     for i, (label, curve) in enumerate(curves.items()):
-        color = PALETTE[i % len(PALETTE)]
+        color, marker = PALETTE[i % len(PALETTE)], _MODEL_MARKERS[i % len(_MODEL_MARKERS)]
         if baselines is not None and label in baselines:
             rec = conditional_recovery_by_position(curve, *baselines[label])
             rec_label = f"{label}: right answers that stay right"
         else:
             rec, rec_label = curve.recovery, f"{label}: answer still right"
-        ax.plot(curve.positions, rec, "o-", color=color, label=rec_label)
-        ax.plot(curve.positions, curve.followed, "s--", color=color, alpha=0.7,
+        ax.plot(curve.positions, rec, "-", marker=marker, color=color, label=rec_label)
+        ax.plot(curve.positions, curve.followed, "--", marker=marker, mfc="none", color=color, alpha=0.7,
                 label=f"{label}: answer follows the planted line")
     ax.set_xlabel("position of the planted digit in the target")
     ax.set_ylabel("fraction of answers")
@@ -312,16 +314,17 @@ def markov_recovery(model, task: MarkovTask, positions: Sequence[int], n: int, s
 
 def plot_markov_recovery(results: Mapping[str, Sequence[MarkovInjection]], ax: Axes | None = None) -> Figure:
     """KL of the next predictions after a planted letter (solid) and without it (dashed), averaged
-    over the planting positions, one colour per model; log scale, so small models and well-trained
-    ones fit on one plot."""
+    over the planting positions, one colour and one marker per model; log scale, so small models and
+    well-trained ones fit on one plot."""
     ax = new_axes(ax)
     for i, (label, injections) in enumerate(results.items()):
-        color = PALETTE[i % len(PALETTE)]
+        color, marker = PALETTE[i % len(PALETTE)], _MODEL_MARKERS[i % len(_MODEL_MARKERS)]
         planted = np.mean([inj.injected_kl for inj in injections], axis=0)  # (window,)
         clean = np.mean([inj.clean_kl for inj in injections], axis=0)  # (window,)
         offsets = np.arange(1, len(planted) + 1)
-        ax.plot(offsets, planted, "o-", color=color, label=f"{label}: after a planted letter")
-        ax.plot(offsets, clean, "--", color=color, alpha=0.7, label=f"{label}: no planted letter")
+        ax.plot(offsets, planted, "-", marker=marker, color=color, label=f"{label}: after a planted letter")
+        ax.plot(offsets, clean, "--", marker=marker, mfc="none", color=color, alpha=0.7,
+                label=f"{label}: no planted letter")
     ax.set_yscale("log")
     ax.set_xlabel("letters after the planted one")
     ax.set_ylabel("KL(true ‖ model) of the prediction (nats)")

@@ -10,6 +10,7 @@ Used by chapter 5 ("Explore the schedules": the default-state figure and the liv
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,15 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from handbook_utils import checks
-from handbook_utils.plotting import COLORS, FRACTION_LIMITS, SCHEDULE_COLORS
+from handbook_utils.plotting import (
+    COLORS,
+    FRACTION_LIMITS,
+    MARK_EVERY,
+    SCHEDULE_COLORS,
+    SCHEDULE_MARKERS,
+    SCHEDULE_TEXT_COLORS,
+    figure_html,
+)
 from handbook_utils.schedules import (
     KIND_LABELS,
     KINDS,
@@ -97,10 +106,10 @@ def plot_explorer(state: ExplorerState, axes: Sequence[Axes] | None = None) -> F
     left, right = axes
     per_epoch = np.arange(state.total_epochs) + 0.5  # (total_epochs,): the middle of each epoch
     for kind in KINDS:
-        color = SCHEDULE_COLORS[kind]
-        left.plot(state.epochs, state.curves[kind], color=color, label=describe(state.schedules[kind]))
-        right.step(per_epoch, state.tokens_per_epoch[kind], where="mid", color=color,
-                   label=f"{KIND_LABELS[kind]}: {state.total_tokens[kind]:,.0f} in all")
+        style = dict(color=SCHEDULE_COLORS[kind], marker=SCHEDULE_MARKERS[kind], markevery=MARK_EVERY)
+        left.plot(state.epochs, state.curves[kind], label=describe(state.schedules[kind]), **style)
+        right.step(per_epoch, state.tokens_per_epoch[kind], where="mid",
+                   label=f"{KIND_LABELS[kind]}: {state.total_tokens[kind]:,.0f} in all", **style)
     warmup = state.schedules["linear"].warmup_epochs
     for ax in (left, right):
         if warmup > 0:
@@ -128,7 +137,7 @@ def explorer_summary_html(state: ExplorerState) -> str:
         half = state.reach_half[kind]
         half_text = f"{half:.1f}" if half <= state.total_epochs else "never"
         rows.append(
-            f"<tr><td style='padding:1px 12px 1px 0;white-space:nowrap;color:{SCHEDULE_COLORS[kind]}'>"
+            f"<tr><td style='padding:1px 12px 1px 0;white-space:nowrap;color:{SCHEDULE_TEXT_COLORS[kind]}'>"
             f"<b>{html.escape(KIND_LABELS[kind])}</b></td>"
             f"<td {cell}>{half_text}</td>"
             f"<td {cell}>{state.final_p[kind]:.3f}</td>"
@@ -151,7 +160,9 @@ class ScheduleExplorer:
     is drawn at the first slider move only (the table is always filled): a chapter that shows the
     default-state figure in a plain cell then does not show it twice. Labels are ``HTML`` widgets and
     the sliders have no ``description``: on the static book's MathJax 3 pages, widget labels that
-    go through the MathJax 2 typesetting path raise errors.
+    go through the MathJax 2 typesetting path raise errors. Each slider's ``tooltip`` is its label
+    as plain text, which the book's ``widgets-a11y.js`` makes its accessible name; the figure is an
+    ``<img>`` with its text alternative (:func:`~handbook_utils.plotting.figure_html`).
     """
 
     _SPECS: dict[str, tuple[str, str, dict[str, Any]]] = {
@@ -165,6 +176,7 @@ class ScheduleExplorer:
         "total_epochs": ("IntSlider", "total epochs", dict(min=10, max=300, step=5)),
         "seq_len": ("IntSlider", "answer length <i>T</i>", dict(min=1, max=400, step=1)),
     }
+    # the label without markup is each slider's `tooltip`: its accessible name (see widgets-a11y.js)
 
     def __init__(self, steps_per_epoch: int = 20, draw_now: bool = True, **values: float) -> None:
         import ipywidgets as widgets  # imported here: the rest of the module works without it
@@ -181,8 +193,8 @@ class ScheduleExplorer:
         self.sliders: dict[str, Any] = {}
         rows = []
         for name, (cls, label, settings) in self._SPECS.items():
-            slider = getattr(widgets, cls)(value=defaults[name], description="",
-                                           continuous_update=False, **settings)
+            slider = getattr(widgets, cls)(value=defaults[name], description="", continuous_update=False,
+                                           tooltip=re.sub(r"<[^>]+>", "", label), **settings)
             slider.observe(lambda _change: self.update(), names="value")
             self.sliders[name] = slider
             rows.append(widgets.HBox([widgets.HTML(label, layout=widgets.Layout(width="11em")), slider]))
@@ -206,12 +218,12 @@ class ScheduleExplorer:
         if not draw:
             return
         with self.output:
-            from IPython.display import clear_output, display
+            from IPython.display import HTML, clear_output, display
 
             clear_output(wait=True)
             fig = plot_explorer(self.state)
-            display(fig)
             plt.close(fig)
+            display(HTML(figure_html(fig)))  # an <img> with its text alternative
         self.figures_drawn += 1
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:

@@ -1,7 +1,8 @@
 """Chapter 5's static figures: schedules on one axes, and the same schedules in both conventions.
 
 Follows the conventions of :mod:`handbook_utils.plotting` (data in, optional axes, returns the
-Figure, never shows). Each family keeps its colour from :data:`handbook_utils.plotting.SCHEDULE_COLORS`.
+Figure, never shows). Each family keeps its colour from :data:`handbook_utils.plotting.SCHEDULE_COLORS`
+and its marker from :data:`~handbook_utils.plotting.SCHEDULE_MARKERS`, so it is told apart without colour too.
 
 Used by chapter 5 (``plot_schedule_curves`` for the three shapes, the warmup and the solved
 schedules; ``plot_conventions`` for p beside Bengio et al.'s ε). :func:`epoch_grid` is shared with
@@ -19,12 +20,21 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from handbook_utils import checks
-from handbook_utils.plotting import COLORS, FRACTION_LIMITS, PALETTE, SCHEDULE_COLORS, new_axes
+from handbook_utils.plotting import (
+    COLORS,
+    FRACTION_LIMITS,
+    MARK_EVERY,
+    PALETTE,
+    SCHEDULE_COLORS,
+    SCHEDULE_MARKERS,
+    new_axes,
+)
 from handbook_utils.schedules import KINDS, Schedule, describe, kind_of, schedule_curve
 
 __all__ = ["epoch_grid", "plot_schedule_curves", "plot_conventions"]
 
 _ALTERNATES = (PALETTE[5], PALETTE[7], PALETTE[0])  # sky blue, black, blue: a second curve of a family
+_ALTERNATE_MARKERS = ("D", "v", "P")  # ... with its own marker too
 
 
 def epoch_grid(total_epochs: float, n: int = 601) -> np.ndarray:
@@ -60,11 +70,13 @@ def plot_schedule_curves(
         # two curves of the same family (e.g. solved variants) get different colours
         first = SCHEDULE_COLORS.get(kind, COLORS["prediction"])
         color = first if kind not in used else _ALTERNATES[(used[kind] - 1) % 3]
+        marker = SCHEDULE_MARKERS.get(kind, "x") if kind not in used else _ALTERNATE_MARKERS[(used[kind] - 1) % 3]
         used[kind] = used.get(kind, 0) + 1
-        ax.plot(x, schedule_curve(schedule, x), color=color, label=label)
+        ax.plot(x, schedule_curve(schedule, x), color=color, marker=marker, markevery=MARK_EVERY, label=label)
         if warmup_epochs > 0:
             delayed = replace(schedule, warmup_epochs=schedule.warmup_epochs + warmup_epochs)
-            ax.plot(x, schedule_curve(delayed, x), "--", color=color, lw=1.5)
+            ax.plot(x, schedule_curve(delayed, x), "--", color=color, lw=1.5, marker=marker, mfc="none",
+                    markevery=MARK_EVERY)
         if mark_epoch is not None:
             value = schedule(checks.non_negative("mark_epoch", mark_epoch))
             ax.plot([mark_epoch], [value], "o", color=color)
@@ -105,14 +117,17 @@ def plot_conventions(
     left, right = axes
     x = epoch_grid(total_epochs)  # (601,)
     for label, schedule in schedules.items():
-        color = SCHEDULE_COLORS.get(kind_of(schedule), COLORS["prediction"])
+        kind = kind_of(schedule)
+        style = dict(color=SCHEDULE_COLORS.get(kind, COLORS["prediction"]), marker=SCHEDULE_MARKERS.get(kind, "x"),
+                     markevery=MARK_EVERY, label=label)
         p = schedule_curve(schedule, x)  # (601,)
-        left.plot(x, p, color=color, label=label)
-        right.plot(x, 1.0 - p, color=color, label=label)
+        left.plot(x, p, **style)
+        right.plot(x, 1.0 - p, **style)
     dots = np.linspace(0.0, x[-1], 21)  # (21,): one marker every 5% of training
-    for i, (label, (kind, eps)) in enumerate((bengio or {}).items()):
-        right.plot(dots, [eps(float(e)) for e in dots], "osD^v"[i % 5], ls="none", ms=6, mew=1.5,
-                   color=SCHEDULE_COLORS[checks.one_of("kind", kind, KINDS)], mfc="none", label=label)
+    for label, (kind, eps) in (bengio or {}).items():
+        kind = checks.one_of("kind", kind, KINDS)
+        right.plot(dots, [eps(float(e)) for e in dots], SCHEDULE_MARKERS[kind], ls="none", ms=9, mew=1.2,
+                   color=SCHEDULE_COLORS[kind], mfc="none", label=label)
     left.set_title("p: chance of the MODEL's token")
     right.set_title("ε = 1 − p: chance of the TRUE token")
     for ax in (left, right):

@@ -30,7 +30,7 @@ measured), ``grid`` (all runs, through :func:`handbook_utils.grid.run_jobs` and 
   flowchart drawn with matplotlib, so the static book needs no network to show it).
 """
 
-from .arms import ARM_COLORS, Arm, default_arms
+from .arms import ARM_COLORS, ARM_STYLES, Arm, default_arms
 from .costs import (
     InjectionContrast,
     PassesAgreement,
@@ -70,7 +70,7 @@ from .stats import (
 )
 
 __all__ = [
-    "ARM_COLORS", "FLOW_TEXT", "METRICS", "RESULT_FORMAT", "SETTINGS", "TABLE_METRICS", "Arm",
+    "ARM_COLORS", "ARM_STYLES", "FLOW_TEXT", "METRICS", "RESULT_FORMAT", "SETTINGS", "TABLE_METRICS", "Arm",
     "ComparisonSetting", "Grid", "InjectionContrast", "MetricInfo", "PassesAgreement", "RunResult", "Stat",
     "Verdict", "chain_agreement", "contrast_injections", "default_arms", "fed_tokens_text", "format_table",
     "format_verdicts", "get_setting", "passes_agreement", "plot_comparison", "plot_decision_flowchart",

@@ -1,11 +1,12 @@
-"""Arms of the comparison (chapter 6): one way of training each, and the colour each is drawn in."""
+"""Arms of the comparison (chapter 6): one way of training each, and the colour, marker and line
+style each is drawn in (so that the arms differ without colour too)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from ... import checks
-from ...plotting import COLORS, PALETTE, SCHEDULE_COLORS
+from ...plotting import COLORS, PALETTE, SCHEDULE_COLORS, SCHEDULE_MARKERS
 from ...recipes import Recipe
 from ...schedules import solve_schedule
 from ...strategies import AlwaysSampling, ScheduledSampling, Strategy, TeacherForcing
@@ -75,5 +76,17 @@ ARM_COLORS: dict[str, str] = {
     "curriculum": PALETTE[5],
 }
 """One colour per arm; the schedules keep the colours of the schedule chapter."""
+
+ARM_STYLES: dict[str, dict[str, str]] = {
+    "teacher forcing": dict(marker="D", linestyle="-"),
+    "SS linear": dict(marker=SCHEDULE_MARKERS["linear"], linestyle="--"),
+    "SS exponential": dict(marker=SCHEDULE_MARKERS["exponential"], linestyle="--"),
+    "SS inverse sigmoid": dict(marker=SCHEDULE_MARKERS["inverse_sigmoid"], linestyle="--"),
+    "always sampling": dict(marker="v", linestyle=":"),
+    "curriculum": dict(marker="P", linestyle="-."),
+}
+"""One marker and line style per arm, beside its colour: solid for teacher forcing, dashed for the
+scheduled-sampling arms (with their family's marker from the schedule chapter), dotted for always
+sampling, dash-dot for the curriculum."""
 
 

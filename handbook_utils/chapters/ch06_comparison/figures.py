@@ -1,6 +1,7 @@
 """Figures of chapter 6: training curves, the comparison, survival, step costs and the decision
 flowchart (drawn with matplotlib, so the static book needs no network). Each takes data and an
-optional ``ax`` and returns the Figure."""
+optional ``ax`` and returns the Figure. Arms differ by marker and line style as well as colour
+(:data:`.arms.ARM_STYLES`); the flowchart describes itself in words for its text alternative."""
 
 from __future__ import annotations
 
@@ -11,15 +12,22 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ...plotting import COLORS, FRACTION_LIMITS, PALETTE, new_axes
-from .arms import ARM_COLORS
+from ...plotting import COLORS, FRACTION_LIMITS, MARK_EVERY, PALETTE, describe_axes_as, new_axes
+from .arms import ARM_COLORS, ARM_STYLES
 from .grid import Grid
 from .runs import RunResult
 from .stats import Stat, _check_metric, _tasks_and_arms
 
+_SPARE_STYLES = ({"marker": "X", "linestyle": (0, (5, 1, 1, 1))}, {"marker": "*", "linestyle": (0, (1, 2))})
+
 
 def _color(arm: str, i: int) -> str:
     return ARM_COLORS.get(arm, PALETTE[i % len(PALETTE)])
+
+
+def _style(arm: str, i: int) -> dict:
+    """Colour, marker and line style of an arm (arms outside :data:`ARM_STYLES` get spare ones)."""
+    return {"color": _color(arm, i), **ARM_STYLES.get(arm, _SPARE_STYLES[i % len(_SPARE_STYLES)])}
 
 
 def _mean_curve(runs: Sequence[RunResult], attr: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -47,7 +55,7 @@ def plot_training_curves(grid: Grid, *, arms: Sequence[str] | None = None, axes:
                     continue
                 x = np.array(runs[0].eval_steps)
                 mean, lo, hi = _mean_curve(runs, attr)
-                ax.plot(x, mean, "o-", color=_color(arm, i), label=arm, markersize=3.5, linewidth=1.6)
+                ax.plot(x, mean, label=arm, markersize=3.5, linewidth=1.6, **_style(arm, i))
                 ax.fill_between(x, lo, hi, color=_color(arm, i), alpha=0.12, linewidth=0)
             if attr == "eval_tf_loss":
                 ax.set_yscale("log")
@@ -97,7 +105,7 @@ def plot_comparison(
     axes[0].set_yticks(y, arms)
     legend = axes[0].legend(loc="lower left", fontsize=8.5, bbox_to_anchor=(0.0, -0.02))
     for h in legend.legend_handles:
-        h.set_color("#555555")
+        h.set_color(COLORS["prediction"])
     return axes[0].figure
 
 
@@ -119,7 +127,8 @@ def plot_survival(grid: Grid, *, arms: Sequence[str] | None = None, axes: Sequen
                 continue
             n = min(len(r.survival) for r in runs)
             curve = np.mean([r.survival[:n] for r in runs], axis=0)
-            ax.plot(np.arange(n), curve, color=_color(arm, i), label=arm, linewidth=1.8)
+            ax.plot(np.arange(n), curve, label=arm, linewidth=1.8, markevery=MARK_EVERY, markersize=4.5,
+                    **_style(arm, i))
         ax.set_xlabel("characters into the answer")
         ax.set_ylim(*FRACTION_LIMITS)
         ax.set_title(f"{task}", fontsize=11)
@@ -209,10 +218,10 @@ def plot_decision_flowchart(text: Mapping[str, str] | None = None, *, ax: Axes |
     ax.set_ylim(0, 1)
     ax.axis("off")
     style = {
-        "start": dict(fc="#E8F1FA", ec=COLORS["teacher_forcing"], box="round,pad=0.5,rounding_size=0.8"),
-        "action": dict(fc="#F3F3F3", ec="#555555", box="round,pad=0.5,rounding_size=0.2"),
-        "question": dict(fc="#FFF6E0", ec=PALETTE[3], box="round,pad=0.6,rounding_size=1.2"),
-        "stop": dict(fc="#E6F5EF", ec=COLORS["accent"], box="round,pad=0.5,rounding_size=0.8"),
+        "start": dict(fc=COLORS["flow_start"], ec=COLORS["teacher_forcing"], box="round,pad=0.5,rounding_size=0.8"),
+        "action": dict(fc=COLORS["flow_action"], ec=COLORS["prediction"], box="round,pad=0.5,rounding_size=0.2"),
+        "question": dict(fc=COLORS["flow_question"], ec=PALETTE[3], box="round,pad=0.6,rounding_size=1.2"),
+        "stop": dict(fc=COLORS["flow_stop"], ec=COLORS["accent"], box="round,pad=0.5,rounding_size=0.8"),
     }
     boxes = {}
     renderer = ax.figure.canvas.get_renderer()
@@ -242,11 +251,27 @@ def plot_decision_flowchart(text: Mapping[str, str] | None = None, *, ax: Axes |
         cb = np.mean(np.array(extents[b]).reshape(2, 2), axis=0)
         start, end = anchor(a, cb), anchor(b, ca)
         ax.annotate("", xy=end, xytext=start, zorder=2,
-                    arrowprops=dict(arrowstyle="-|>", color="#444444", lw=1.3, shrinkA=0, shrinkB=0))
+                    arrowprops=dict(arrowstyle="-|>", color=COLORS["ink"], lw=1.3, shrinkA=0, shrinkB=0))
         if label:
             mx, my = (start[0] + end[0]) / 2, (start[1] + end[1]) / 2
             vertical = abs(end[0] - start[0]) < abs(end[1] - start[1])
             ax.text(mx + (0.012 if vertical else 0.0), my + (0.0 if vertical else 0.01), label,
                     ha="left" if vertical else "center", va="center" if vertical else "bottom",
-                    fontsize=9, color="#333333", fontweight="bold", zorder=4)
+                    fontsize=9, color=COLORS["ink"], fontweight="bold", zorder=4)
+    describe_axes_as(ax, flowchart_text(labels))
     return ax.figure
+
+
+def flowchart_text(labels: Mapping[str, str]) -> str:
+    """The flowchart in words, node by node along its arrows (its text alternative)."""
+    said = {key: " ".join(text.split()) for key, text in labels.items()}
+    steps = []
+    for key in _FLOW_NODES:
+        out = [(b, label) for a, b, label in _FLOW_EDGES if a == key]
+        if not out:
+            continue
+        if len(out) == 1 and not out[0][1]:
+            steps.append(f"{said[key]}, then: {said[out[0][0]]}")
+        else:
+            steps.append(f"{said[key]} " + "; ".join(f"{label}: {said[b]}" for b, label in out))
+    return "Decision flowchart. " + ". ".join(steps) + "."
