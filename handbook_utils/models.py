@@ -10,11 +10,15 @@
 
 Both give the same logits either way (up to float rounding); the tests check it.
 
-``GPTConfig(n_future=k)`` adds multi-token prediction (Gloeckle et al., 2024): ``k - 1`` extra heads
-that predict tokens t+2 … t+k from the same trunk, read by ``model.heads(idx)`` and trained by
-:class:`~handbook_utils.strategies.MultiTokenPrediction` (chapter 9). ``model(idx)`` and
-``model.step`` always use the next-token head, so generation is unchanged; with the default ``k = 1``
-the model is exactly the plain GPT (same parameters, bit-identical outputs).
+``GPTConfig(token_shift=k)`` also feeds each position the embeddings of the ``k`` tokens before it
+(a short causal convolution over the embeddings), so a position knows its neighbours without first
+learning an attention head that looks back: a small model then learns to look things up in an edge
+list much sooner (chapter 9). ``GPTConfig(n_future=k)`` adds multi-token prediction (Gloeckle et
+al., 2024): ``k - 1`` extra heads that predict tokens t+2 … t+k from the same trunk, read by
+``model.heads(idx)`` and trained by :class:`~handbook_utils.strategies.MultiTokenPrediction`
+(chapter 9); ``model(idx)`` and ``model.step`` always use the next-token head, so generation is
+unchanged. With the defaults (``token_shift=0``, ``n_future=1``) the model is exactly the plain GPT:
+same parameters, bit-identical outputs.
 """
 
 from __future__ import annotations
@@ -59,10 +63,12 @@ class GPTConfig:
     bias: bool = True
     tie_weights: bool = True  # share the token embedding with the output layer (Press & Wolf)
     n_future: int = 1  # tokens predicted at each position: 1 = next-token only; k > 1 adds k-1 heads
+    token_shift: int = 0  # also add (linear maps of) the embeddings of the k previous tokens
 
     def __post_init__(self):
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd", "n_future"):
             checks.positive_int(name, getattr(self, name))
+        checks.non_negative_int("token_shift", self.token_shift)
         if self.n_embd % self.n_head != 0:
             raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
         _check_dropout(self.dropout)
@@ -83,6 +89,7 @@ class KVCache:
     """Keys and values of every layer for the positions seen so far: each (B, n_head, S, head_size)."""
 
     layers: list[tuple[torch.Tensor, torch.Tensor]]
+    recent: torch.Tensor | None = None  # (B, token_shift) the last ids, for a model with a token shift
 
     @property
     def length(self) -> int:
@@ -168,10 +175,15 @@ class GPT(nn.Module):
         for name, p in self.named_parameters():  # GPT-2: scale residual projections by depth
             if name.endswith("c_proj.weight"):
                 nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
+        # Options are built after the plain model is initialised, so its weights are the same as the
+        # plain model's from the same seed (the token shift first, then the extra heads).
+        if config.token_shift:
+            self.shift = nn.ModuleList([nn.Linear(config.n_embd, config.n_embd, bias=False)
+                                        for _ in range(config.token_shift)])
+            self.shift.apply(self._init_weights)
         if config.n_future > 1:
-            # Built after the trunk is initialised, so the trunk and the next-token head get the same
-            # weights as the plain model from the same seed. Each extra head is one block on the
-            # trunk's output, then the shared final norm and output layer (Gloeckle et al., 2024).
+            # Each extra head is one block on the trunk's output, then the shared final norm and
+            # output layer (Gloeckle et al., 2024).
             self.future_heads = nn.ModuleList([Block(config) for _ in range(config.n_future - 1)])
             self.future_heads.apply(self._init_weights)
             for name, p in self.future_heads.named_parameters():
@@ -201,12 +213,26 @@ class GPT(nn.Module):
                 "build the model with a larger block_size"
             )
         pos = torch.arange(start, start + T, dtype=torch.long, device=idx.device)  # (T,)
-        x = self.drop(self.wte(idx) + self.wpe(pos))  # (B, T, C)
+        x = self.wte(idx) + self.wpe(pos)  # (B, T, C)
+        if self.config.token_shift:
+            x = x + self._shifted(idx, None if cache is None else cache.recent)
+        x = self.drop(x)
         presents = []
         for i, block in enumerate(self.h):
             x, present = block(x, None if cache is None else cache.layers[i])
             presents.append(present)
         return x, presents  # (B, T, C): the trunk's output
+
+    def _shifted(self, idx, recent):
+        """Σ_k shift_k(embedding of the token k before each position), zero before the first token."""
+        T = idx.shape[1]
+        full = idx if recent is None else torch.cat([recent, idx], dim=1)  # (B, r + T)
+        r = full.shape[1] - T
+        e = self.wte(full)  # (B, r + T, C)
+        out = 0
+        for k, lin in enumerate(self.shift, start=1):
+            out = out + lin(F.pad(e, (0, 0, k, 0))[:, r : r + T])  # (B, T, C): row t holds token t - k
+        return out
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         """(B, T) ids → (B, T, V) next-token logits; position t sees ids[:, :t+1] only."""
@@ -232,7 +258,11 @@ class GPT(nn.Module):
         if state is not None and state.length == 0:
             state = None
         x, presents = self._run(idx, state)
-        return self.lm_head(self.ln_f(x)), KVCache(presents)  # (B, t, V)
+        recent = None
+        if self.config.token_shift:
+            before = idx if state is None or state.recent is None else torch.cat([state.recent, idx], dim=1)
+            recent = before[:, -self.config.token_shift :]
+        return self.lm_head(self.ln_f(x)), KVCache(presents, recent)  # (B, t, V)
 
 
 # --------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ def tiny_gru():
     return make_model(GRUConfig(vocab_size=V, n_embd=8, n_hidden=16, n_layer=2), seed=0).eval()
 
 
-MODELS = {"gpt": tiny_gpt, "gru": tiny_gru}
+MODELS = {"gpt": tiny_gpt, "gpt_shift": lambda: tiny_gpt(token_shift=2), "gru": tiny_gru}
 
 
 @pytest.mark.parametrize("kind", MODELS)
@@ -141,3 +141,34 @@ def test_n_future_below_one_is_refused(bad):
         GPTConfig(vocab_size=V, n_future=bad)
     with pytest.raises(TypeError, match="n_future"):
         GPTConfig(vocab_size=V, n_future=1.5)
+
+
+# ------------------------------------------------------------------ token shift (chapter 9)
+
+
+def test_token_shift_zero_is_the_plain_model_and_the_shift_leaves_the_trunk_alone():
+    plain, shifted = tiny_gpt(), tiny_gpt(token_shift=2)
+    assert not hasattr(tiny_gpt(token_shift=0), "shift")
+    for name, value in plain.state_dict().items():
+        assert torch.equal(shifted.state_dict()[name], value), name
+    assert count_parameters(shifted) - count_parameters(plain) == 2 * 16 * 16
+    both = tiny_gpt(token_shift=2, n_future=2)  # the shift is built before the extra heads
+    for name, value in shifted.state_dict().items():
+        assert torch.equal(both.state_dict()[name], value), name
+
+
+def test_token_shift_reads_the_previous_tokens():
+    model = tiny_gpt(token_shift=2)
+    a = torch.tensor([[1, 2, 3, 4, 5, 6]])
+    b = a.clone()
+    b[0, 1] = 7  # changes what positions 1, 2 and 3 see through the shift (and later ones via attention)
+    with torch.no_grad():
+        shift_a, shift_b = model._shifted(a, None), model._shifted(b, None)
+    changed = (shift_a - shift_b).abs().sum(-1)[0] > 0
+    assert changed.tolist() == [False, False, True, True, False, False]
+
+
+@pytest.mark.parametrize("bad, error", [(-1, ValueError), (1.0, TypeError)])
+def test_token_shift_must_be_a_count(bad, error):
+    with pytest.raises(error, match="token_shift"):
+        GPTConfig(vocab_size=V, token_shift=bad)

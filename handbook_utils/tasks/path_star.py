@@ -155,3 +155,4 @@ class PathStarTask(Task):
             for r, node in enumerate(arm[1:], start=1):
                 pos[node] = (r * math.cos(angle), r * math.sin(angle))
         return pos
+
