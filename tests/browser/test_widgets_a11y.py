@@ -54,3 +54,42 @@ def test_a_slider_without_a_name_is_caught(browser, tmp_path):
     with serve(tmp_path) as base:
         report = check_page(browser, f"{base}/{page}", settle_ms=1500)
     assert any("aria-input-field-name" in p for p in report.problems())
+
+
+def _play(widget, picks: int | None) -> None:
+    """Click ``picks`` buttons (None: to the end), alternating a wrong and the true word."""
+    from handbook_utils.chapters.ch01_game import Phase
+
+    clicks = 0
+    while not widget.game.finished and (picks is None or clicks < picks):
+        true = widget.game.proof.words[widget.game.step]
+        wrong = clicks % 2 == 0 and widget.game.phase is Phase.TEACHER_FORCING or clicks % 5 == 0
+        word = next((b.description for b in widget.option_buttons if (b.description != true) == wrong), true)
+        next(b for b in widget.option_buttons if b.description == word).click()
+        clicks += 1
+
+
+@pytest.mark.parametrize("state", ["first word", "mid-play, phase 1", "mid-play, phase 2", "end screen"])
+def test_proof_game_passes_axe_in_every_state(browser, tmp_path, state):
+    """Chapter 1's game as a reader sees it after playing (the book itself can show only its first
+    word, having no kernel): feedback, own words, struck words and the score table, all checked."""
+    from handbook_utils.chapters.ch01_game import Phase
+    from handbook_utils.chapters.ch01_widgets import ProofGameWidget
+
+    game = ProofGameWidget(seed=0)
+    if state == "mid-play, phase 1":
+        _play(game, 3)
+        assert game.game.phase is Phase.TEACHER_FORCING and "✗" in game.feedback.value
+    elif state == "mid-play, phase 2":
+        while game.game.phase is Phase.TEACHER_FORCING:
+            _play(game, 1)
+        _play(game, 3)
+        assert game.game.phase is Phase.FREE_RUNNING
+    elif state == "end screen":
+        _play(game, None)
+        assert "<del" in game.score.value
+    page = _widget_page(tmp_path, game.ui)
+    with serve(tmp_path) as base:
+        report = check_page(browser, f"{base}/{page}", settle_ms=1500)
+    assert report.widgets_rendered > 0
+    assert report.problems() == []
