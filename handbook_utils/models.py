@@ -178,9 +178,13 @@ class GPT(nn.Module):
         # Options are built after the plain model is initialised, so its weights are the same as the
         # plain model's from the same seed (the token shift first, then the extra heads).
         if config.token_shift:
+            # Orthogonal, not small: each previous token arrives as strongly as the current one (in a
+            # direction of its own), so attention can match on it from the first step. Small random
+            # maps made the lookups of chapter 9 form several times later, or not within budget.
             self.shift = nn.ModuleList([nn.Linear(config.n_embd, config.n_embd, bias=False)
                                         for _ in range(config.token_shift)])
-            self.shift.apply(self._init_weights)
+            for lin in self.shift:
+                nn.init.orthogonal_(lin.weight)
         if config.n_future > 1:
             # Each extra head is one block on the trunk's output, then the shared final norm and
             # output layer (Gloeckle et al., 2024).

@@ -87,3 +87,19 @@ def test_run_cell_trains_without_the_cache_and_repeats_exactly():
     assert timings == {"train_time_s", "wall_time_s"}
     assert {k: v for k, v in a.items() if k not in timings} == {k: v for k, v in b.items() if k not in timings}
     assert len(a["loss_curve"]) == TINY.steps
+
+
+def test_training_problems_are_the_examples_training_draws(monkeypatch):
+    recipe = dataclasses.replace(SMOKE, steps=3).recipe("teacher forcing", 1)
+    seen = []
+    original = PathStarTask.sample
+
+    def recording(self, n, seed):
+        examples = original(self, n, seed)
+        seen.extend(examples)
+        return examples
+
+    monkeypatch.setattr(PathStarTask, "sample", recording)
+    recipe.run(cache=False, progress=False)
+    monkeypatch.setattr(PathStarTask, "sample", original)
+    assert xp.training_problems(recipe) == seen and len(seen) == 3 * SMOKE.batch_size

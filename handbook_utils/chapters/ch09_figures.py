@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
 from ..plotting import COLORS, PALETTE, new_axes
-from ..results import SeedInterval, StoredResult, seed_interval
+from ..results import SeedInterval, StoredResult, seed_interval, t95
 from ..tasks import Example, PathStarTask
 from .ch09_experiment import ARMS
 
@@ -73,6 +74,17 @@ def describe_graph(task: PathStarTask, example: Example) -> str:
             f"{'s' if len(others) > 1 else ''} ({'; '.join(' → '.join(a) for a in others)}) drawn dashed.")
 
 
+def successors_along_path(task: PathStarTask, examples: Sequence[Example]) -> np.ndarray:
+    """(n, path_length - 1): how many successors the edge list gives each node of the answer path
+    before the goal. Where it is 1, "the node after the one I was just shown" is a lookup; only the
+    start has ``degree`` of them. This is the shortcut teacher forcing hands the model."""
+    rows = []
+    for ex in examples:
+        graph = task.parse(ex)
+        rows.append([sum(u == node for u, _ in graph.edges) for node in graph.path[:-1]])
+    return np.array(rows)
+
+
 # --------------------------------------------------------------------------------------------
 # Accuracy per path step
 
@@ -106,6 +118,22 @@ def plot_steps(cells: Sequence[Mapping], degree: int, ax=None, title: str | None
     ax.set_title(title or f"accuracy per node, mean of {n} seed{'s' if n > 1 else ''}")
     ax.legend(loc="lower right")
     return ax.figure
+
+
+def plot_steps_by_arm(stored: StoredResult, degree: int) -> Figure:
+    """:func:`plot_steps` for every arm of ``stored``, one panel each."""
+    arms = [a for a in ARMS if stored.select(arm=a)]
+    cols = 2 if len(arms) > 1 else 1
+    rows = (len(arms) + cols - 1) // cols
+    figure, axes = plt.subplots(rows, cols, figsize=(9.6, 3.6 * rows), sharey=True, squeeze=False)
+    for ax, arm in zip(axes.flat, arms):
+        cells = stored.select(arm=arm)
+        plot_steps(cells, degree, ax=ax, title=f"{arm} ({len(cells)} seeds)")
+        if ax is not axes.flat[0]:
+            ax.get_legend().remove()
+    for ax in list(axes.flat)[len(arms):]:
+        ax.axis("off")
+    return figure
 
 
 def describe_steps(cells: Sequence[Mapping]) -> str:
@@ -166,6 +194,20 @@ def describe_arms(summary: Mapping[str, Mapping[str, SeedInterval]]) -> str:
     parts = [f"{arm} {row['exact_match'].mean:.2f} (first step {row['first_tf'].mean:.2f})"
              for arm, row in summary.items()]
     return "Exact match on held-out graphs per arm: " + "; ".join(parts) + "."
+
+
+def compare(a: SeedInterval, b: SeedInterval) -> tuple[float, float, float, str]:
+    """``a - b`` with a 95% interval (Welch, with the smaller sample's degrees of freedom: conservative)
+    and a verdict word: "higher", "lower" or "not distinguishable" (the interval contains 0)."""
+    delta = a.mean - b.mean
+    half = t95(max(1, min(a.n, b.n) - 1)) * float(np.sqrt(a.sd**2 / a.n + b.sd**2 / b.n))
+    word = "higher" if delta - half > 0 else "lower" if delta + half < 0 else "not distinguishable"
+    return delta, delta - half, delta + half, word
+
+
+def against(iv: SeedInterval, value: float) -> str:
+    """Where ``value`` lies relative to the interval: "above", "below" or "within"."""
+    return "below" if iv.high < value else "above" if iv.low > value else "within"
 
 
 def plot_loss_curves(stored: StoredResult, ax=None) -> Figure:
