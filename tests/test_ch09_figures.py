@@ -65,3 +65,35 @@ def test_arms_summary_table_and_figure(stored):
     assert {fig.ARM_STYLES[a][1] for a in ARMS} <= markers
     assert "teacher forcing 0.50" in fig.describe_arms(summary)
     assert isinstance(fig.plot_loss_curves(stored), Figure)
+
+
+def test_the_graph_figure_carries_its_description():
+    from handbook_utils.plotting import describe_figure
+
+    task = PathStarTask()
+    ex = task.sample(1, 4)[0]
+    assert describe_figure(fig.draw_graph(task, ex)) == fig.describe_graph(task, ex)
+
+
+def test_compare_and_against_give_verdict_words():
+    from handbook_utils.results import seed_interval
+
+    low, high = seed_interval([0.1, 0.12, 0.11]), seed_interval([0.9, 0.95, 0.92])
+    assert fig.compare(high, low)[3] == "higher" and fig.compare(low, high)[3] == "lower"
+    assert fig.compare(low, seed_interval([0.1, 0.13, 0.1]))[3] == "not distinguishable"
+    delta, lo, hi, _ = fig.compare(high, low)
+    assert lo < delta < hi
+    assert fig.against(low, 0.5) == "below" and fig.against(high, 0.5) == "above"
+    assert fig.against(seed_interval([0.4, 0.6]), 0.5) == "within"
+
+
+def test_successors_along_path_counts_the_one_decision():
+    task = PathStarTask(degree=3, path_length=4)
+    counts = fig.successors_along_path(task, task.sample(20, 0))
+    assert counts.shape == (20, 3) and (counts[:, 0] == 3).all() and (counts[:, 1:] == 1).all()
+
+
+def test_problem_count_matches_a_census_of_a_small_task():
+    task = PathStarTask(degree=2, path_length=2, n_nodes=4)
+    seen = {(frozenset(g.edges), g.start, g.goal) for g in map(task.parse, task.sample(3000, 0))}
+    assert fig.problem_count(task) == len(seen) == 24

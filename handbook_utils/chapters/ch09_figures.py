@@ -3,18 +3,20 @@
 Pure reading and drawing: every number comes from :mod:`.ch09_experiment` (live runs) or from the
 results store (``results/ch09_full.json``), so editing this module leaves stored results valid.
 Each figure has a ``describe_*`` twin that says in one sentence, from the same data, what the figure
-shows (the page's text alternative).
+shows: the chapter passes it to :func:`handbook_utils.plotting.show` as the summary of the image's
+text alternative, and prints it as a caption.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..plotting import COLORS, PALETTE, new_axes
+from ..plotting import COLORS, PALETTE, describe_axes_as, new_axes
 from ..results import SeedInterval, StoredResult, seed_interval, t95
 from ..tasks import Example, PathStarTask
 from .ch09_experiment import ARMS
@@ -63,6 +65,7 @@ def draw_graph(task: PathStarTask, example: Example, ax=None) -> Figure:
     ax.set_aspect("equal")
     ax.axis("off")
     ax.margins(0.08)
+    describe_axes_as(ax, describe_graph(task, example))
     return ax.figure
 
 
@@ -72,6 +75,14 @@ def describe_graph(task: PathStarTask, example: Example) -> str:
     return (f"A star with {len(graph.arms)} arms of {task.path_length} nodes around the start node {graph.start}; "
             f"the answer path {' → '.join(graph.path)} is highlighted, the other arm"
             f"{'s' if len(others) > 1 else ''} ({'; '.join(' → '.join(a) for a in others)}) drawn dashed.")
+
+
+def problem_count(task: PathStarTask) -> int:
+    """How many distinct problems the task can pose (an edge set with its start and goal; the order
+    the edges are listed in not counted): a start label, ``degree`` unordered arms of distinct labels,
+    and a goal among the ``degree`` leaves."""
+    arms = math.perm(task.n_nodes - 1, task.degree * (task.path_length - 1)) // math.factorial(task.degree)
+    return task.n_nodes * arms * task.degree
 
 
 def successors_along_path(task: PathStarTask, examples: Sequence[Example]) -> np.ndarray:

@@ -1,0 +1,218 @@
+"""The results store: round trip, atomic writes, a code digest of the declared modules only, staleness
+that `check` catches, the committed results up to date, and a stored cell that re-runs to the same numbers."""
+
+import json
+import math
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from handbook_utils import experiments, results
+from handbook_utils.chapters import ch09_experiment
+from handbook_utils.results import Provenance, StoredResult, code_digest, load, save, seed_interval, staleness
+
+COMMITTED = results.RESULTS_DIR
+
+
+def provenance(**changes) -> Provenance:
+    setting = ch09_experiment.SETTINGS["smoke"]
+    p = Provenance.collect("ch09", "smoke", setting, setting.seeds, experiments.get("ch09").depends,
+                           digest=experiments.get("ch09").digest(), device="cpu", threads=1, workers=1,
+                           engine="local", wall_time_s=1.5)
+    return Provenance(**{**p.__dict__, **changes})
+
+
+def stored(**changes) -> StoredResult:
+    return StoredResult(provenance(**changes), [{"arm": "teacher forcing", "seed": 0, "exact_match": 0.5,
+                                                 "step_tf": [1.0, 0.5, 1.0], "nan": math.nan}])
+
+
+# ---------------------------------------------------------------------------- the file
+
+
+def test_round_trip(tmp_path):
+    original = stored()
+    path = save(original, tmp_path / "ch09_smoke.json")
+    back = load(path)
+    assert back.provenance == original.provenance and back.path == path
+    assert back.cells[0]["step_tf"] == [1.0, 0.5, 1.0] and math.isnan(back.cells[0]["nan"])
+    assert back.select(arm="teacher forcing", seed=0) == back.cells and back.select(arm="reversed") == []
+    text = back.provenance.describe()
+    assert "ch09" in text and back.provenance.code_digest in text and "torch" in text
+
+
+def test_provenance_records_the_machine_and_the_code():
+    p = provenance()
+    assert p.cpu_count >= 1 and p.python.count(".") == 2 and p.torch and p.platform
+    assert p.settings["class"].endswith("PathStarSetting") and p.seeds == [0, 1]
+    assert p.code_digest == code_digest(p.modules) and "T" in p.date
+
+
+def test_atomic_write_leaves_no_temporary_file(tmp_path, monkeypatch):
+    path = save(stored(), tmp_path / "ch09_smoke.json")
+    before = path.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ch09_smoke.json"]
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        save(stored(wall_time_s=99.0), path)
+    assert path.read_text() == before  # the old file, whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ch09_smoke.json"]  # and no orphan
+
+
+def test_load_refuses_what_is_not_a_results_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="experiments"):
+        load(tmp_path / "missing.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"format": 0, "cells": []}))
+    with pytest.raises(ValueError, match="not a results file"):
+        load(bad)
+    bad.write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        load(bad)
+
+
+# ---------------------------------------------------------------------------- the code digest
+
+
+def test_code_digest_covers_the_declared_modules_only(tmp_path, monkeypatch):
+    root = tmp_path / "pkg"
+    (root / "tasks").mkdir(parents=True)
+    (root / "__init__.py").write_text("")
+    (root / "training.py").write_text("x = 1\n")
+    (root / "widgets.py").write_text("y = 1\n")
+    (root / "tasks" / "__init__.py").write_text("")
+    (root / "tasks" / "path_star.py").write_text("z = 1\n")
+    monkeypatch.setattr(results, "PACKAGE_ROOT", root)
+    declared = ["training", "tasks"]
+    first = code_digest(declared)
+    (root / "widgets.py").write_text("y = 2  # chapter 1's widget\n")
+    assert code_digest(declared) == first  # an unrelated edit: still valid
+    (root / "tasks" / "path_star.py").write_text("z = 2\n")
+    second = code_digest(declared)
+    assert second != first  # an edit inside a declared package
+    (root / "training.py").write_text("x = 2\n")
+    assert code_digest(declared) != second  # an edit to a declared module
+    with pytest.raises(ValueError, match="no module"):
+        code_digest(["nonexistent"])
+
+
+def test_the_declared_modules_cover_everything_the_experiment_imports(monkeypatch):
+    assert experiments.undeclared_imports("ch09") == []
+    exp = experiments.get("ch09")
+    short = experiments.Experiment(exp.name, exp.module, tuple(d for d in exp.depends if d != "training"), exp.about)
+    monkeypatch.setitem(experiments.REGISTRY, "ch09", short)
+    assert "training" in experiments.undeclared_imports("ch09")  # the net catches a missing declaration
+
+
+# ---------------------------------------------------------------------------- staleness and check
+
+
+def test_staleness_names_what_changed():
+    exp = experiments.get("ch09")
+    setting = ch09_experiment.SETTINGS["smoke"]
+    assert staleness(stored(), settings=setting, modules=exp.depends) is None
+    message = staleness(stored(code_digest="0" * 16), settings=setting, modules=exp.depends)
+    assert "stale" in message and "code" in message and "0" * 16 in message
+    other = ch09_experiment.SETTINGS["smoke"].__class__(**{**setting.__dict__, "steps": 7})
+    message = staleness(stored(), settings=other, modules=exp.depends)
+    assert "stale" in message and "steps" in message
+    message = staleness(stored(), settings=setting, modules=exp.depends + ("plotting",))
+    assert "stale" in message and "plotting" in message
+
+
+@pytest.fixture(scope="module")
+def smoke_dir(tmp_path_factory):
+    """The smoke setting run end to end through the command line, into a scratch directory."""
+    directory = tmp_path_factory.mktemp("results")
+    assert experiments.main(["run", "ch09", "--setting", "smoke", "--no-cache", "--dir", str(directory)]) == 0
+    return directory
+
+
+def test_run_writes_one_cell_per_arm_and_seed(smoke_dir):
+    result = load(smoke_dir / "ch09_smoke.json")
+    setting = ch09_experiment.SETTINGS["smoke"]
+    assert [(c["arm"], c["seed"]) for c in result.cells] == [(a, s) for a in setting.arms for s in setting.seeds]
+    assert result.provenance.setting == "smoke" and result.provenance.threads == 1
+
+
+def test_check_fails_on_a_stale_copy_and_names_it(smoke_dir, tmp_path, capsys):
+    assert experiments.main(["check", "--dir", str(smoke_dir)]) == 0
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    data = json.loads((smoke_dir / "ch09_smoke.json").read_text())
+    data["provenance"]["code_digest"] = "0123456789abcdef"
+    (scratch / "ch09_smoke.json").write_text(json.dumps(data))
+    capsys.readouterr()
+    assert experiments.main(["check", "--dir", str(scratch)]) == 1
+    err = capsys.readouterr().err
+    assert "ch09_smoke.json is stale" in err and "code" in err and "run ch09 --setting smoke" in err
+
+    data = json.loads((smoke_dir / "ch09_smoke.json").read_text())
+    data["provenance"]["settings"]["lr"] = 0.5
+    (scratch / "ch09_smoke.json").write_text(json.dumps(data))
+    assert experiments.main(["check", "--dir", str(scratch)]) == 1
+    assert "setting 'smoke' changed" in capsys.readouterr().err and "lr" in experiments.check(scratch)[0]
+
+
+def test_spot_reproduces_a_cell_and_catches_a_changed_number(smoke_dir, tmp_path):
+    spot = experiments.spot("ch09", "smoke", directory=smoke_dir)
+    assert spot.reproduced and spot.max_difference == 0.0 and spot.compared > 10
+    scratch = tmp_path / "scratch"
+    shutil.copytree(smoke_dir, scratch)
+    data = json.loads((scratch / "ch09_smoke.json").read_text())
+    cell = next(c for c in data["cells"] if c["arm"] == spot.label["arm"] and c["seed"] == spot.label["seed"])
+    cell["tf_loss"] += 1e-3
+    (scratch / "ch09_smoke.json").write_text(json.dumps(data))
+    tampered = experiments.spot("ch09", "smoke", directory=scratch)
+    assert not tampered.reproduced and math.isclose(tampered.max_difference, 1e-3, rel_tol=1e-6)
+
+
+def test_the_committed_results_are_up_to_date():
+    assert list(COMMITTED.glob("*.json")), "results/ holds no results file"
+    assert experiments.check(COMMITTED) == []
+
+
+@pytest.mark.slow
+def test_the_cheapest_committed_cell_reproduces():
+    spot = experiments.spot("ch09", "full", directory=COMMITTED)
+    assert spot.reproduced, f"{spot.label}: max difference {spot.max_difference}"
+
+
+# ---------------------------------------------------------------------------- summaries
+
+
+def test_seed_interval():
+    iv = seed_interval([1.0, 2.0, 3.0])
+    half = 4.303 / math.sqrt(3)
+    assert iv.mean == 2.0 and iv.sd == 1.0 and iv.n == 3
+    assert math.isclose(iv.low, 2 - half) and math.isclose(iv.high, 2 + half)
+    one = seed_interval([0.5])
+    assert one.low == one.high == 0.5
+    assert results.t95(1000) == 1.96 and results.t95(35) == 2.042  # conservative between rows
+    with pytest.raises(ValueError, match="values"):
+        seed_interval([])
+    with pytest.raises(ValueError, match="finite"):
+        seed_interval([1.0, math.nan])
+
+
+def test_result_path_is_named_by_experiment_and_setting():
+    assert results.result_path("ch09", "full") == COMMITTED / "ch09_full.json"
+    assert results.result_path("ch09", "full", "x") == Path("x") / "ch09_full.json"
+    with pytest.raises(ValueError, match="setting"):
+        results.result_path("ch09", "../full")
+
+
+def test_list_names_every_experiment(capsys):
+    assert experiments.main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in experiments.REGISTRY) and "full" in out
+    with pytest.raises(ValueError, match="no experiment"):
+        experiments.get("ch99")
+    with pytest.raises(ValueError, match="no setting"):
+        experiments.get("ch09").setting("huge")
