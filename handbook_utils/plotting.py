@@ -203,8 +203,8 @@ def spoken_html(text: str) -> str:
 # Text alternatives: a figure described from what is drawn on it
 
 
-_TEX = {r"\hat{p}": "p̂", r"\varepsilon": "ε", r"\cdot": "·", r"\propto": "∝", r"\sqrt": "√",
-        r"\times": "×", r"\leq": "≤", r"\geq": "≥", r"\approx": "≈"}
+_TEX = {r"\hat{p}": "p̂", r"\hat{g}": "ĝ", r"\|": "‖", r"\varepsilon": "ε", r"\cdot": "·", r"\propto": "∝",
+        r"\sqrt": "√", r"\times": "×", r"\leq": "≤", r"\geq": "≥", r"\approx": "≈"}
 
 
 def _plain(text: str) -> str:
@@ -220,6 +220,7 @@ def _num(value: float) -> str:
     """A number as a reader would say it: three significant digits, no exponent when avoidable."""
     if not math.isfinite(value):
         return "infinity" if value > 0 else ("minus infinity" if value < 0 else "undefined")
+    value = float(value) + 0.0  # no "-0"
     if value != 0 and (abs(value) >= 1e6 or abs(value) < 1e-3):
         return f"{value:.2g}"
     if abs(value) >= 1000:
@@ -238,21 +239,39 @@ def _describe_line(label: str, line: Line2D) -> str:
     if np.ptp(x) == 0:
         return f"{label}: at {_num(x[0])}"
     text = f"{label}: from {_num(y[0])} at {_num(x[0])} to {_num(y[-1])} at {_num(x[-1])}"
-    top, bottom = int(np.argmax(y)), int(np.argmin(y))
-    if 0 < top < len(y) - 1:
-        text += f", highest {_num(y[top])} at {_num(x[top])}"
-    if 0 < bottom < len(y) - 1:
-        text += f", lowest {_num(y[bottom])} at {_num(x[bottom])}"
+    close = 0.01 * np.ptp(y)  # an extreme within 1% of the range of an end point says nothing new
+    for name, k in (("highest", int(np.argmax(y))), ("lowest", int(np.argmin(y)))):
+        if min(abs(y[k] - y[0]), abs(y[k] - y[-1])) > close:
+            text += f", {name} {_num(y[k])} at {_num(x[k])}"
     return text
 
 
-def _describe_values(label: str, values: np.ndarray, what: str) -> str:
-    values = values[np.isfinite(values)]
+def _describe_values(label: str, values: np.ndarray, what: str, names: list[str] | None = None) -> str:
+    """``what`` is "bars" or "points"; ``names`` (one per value) name the values, e.g. tick labels."""
+    keep = np.isfinite(values)
+    values = values[keep]
     if len(values) == 0:
         return label
+    if names is not None and len(names) == len(keep):
+        named = [n for n, k in zip(names, keep) if k]
+        return f"{label}: " + ", ".join(f"{n} = {_num(v)}" for n, v in zip(named, values))
     if len(values) <= 8:
-        return f"{label}: {what} {', '.join(_num(v) for v in values)}"
+        return f"{label}: {what} at {', '.join(_num(v) for v in values)}"
     return f"{label}: {len(values)} {what} from {_num(values.min())} to {_num(values.max())}"
+
+
+def _bar_values(bars: BarContainer) -> tuple[np.ndarray, list[str] | None]:
+    """Bar lengths, and the category names on the axis the bars stand on (when it has text labels)."""
+    horizontal = getattr(bars, "orientation", "vertical") == "horizontal"
+    values = np.array([b.get_width() if horizontal else b.get_height() for b in bars.patches], dtype=float)
+    ax = bars.patches[0].axes if bars.patches else None
+    if ax is None:
+        return values, None
+    ticks, labels = (ax.get_yticks(), ax.get_yticklabels()) if horizontal else (ax.get_xticks(), ax.get_xticklabels())
+    by_position = {round(float(t), 6): _plain(lab.get_text()) for t, lab in zip(ticks, labels)}
+    centres = [b.get_y() + b.get_height() / 2 if horizontal else b.get_x() + b.get_width() / 2 for b in bars.patches]
+    names = [by_position.get(round(float(c), 6), "") for c in centres]
+    return values, names if all(names) and any(not n.replace(".", "").isdigit() for n in names) else None
 
 
 def _describe_series(label: str, handle) -> str:
@@ -260,9 +279,10 @@ def _describe_series(label: str, handle) -> str:
     if isinstance(handle, Line2D):
         return _describe_line(label, handle)
     if isinstance(handle, BarContainer):
-        return _describe_values(label, np.array([bar.get_height() for bar in handle.patches], dtype=float), "bars")
+        values, names = _bar_values(handle)
+        return _describe_values(label, values, "bars", names)
     if isinstance(handle, Collection) and len(handle.get_offsets()):
-        return _describe_values(label, np.asarray(handle.get_offsets(), dtype=float)[:, 1], "points at")
+        return _describe_values(label, np.asarray(handle.get_offsets(), dtype=float)[:, 1], "points")
     return label
 
 
@@ -285,11 +305,17 @@ def _describe_axes(ax: Axes) -> str:
         return f"Diagram: {title}." if title else ""
     parts = [title + "." if title else ""]
     xlabel, ylabel = _plain(ax.get_xlabel()), _plain(ax.get_ylabel())
-    if xlabel or ylabel:
-        scale = " (logarithmic axes)" if ax.get_xscale() == ax.get_yscale() == "log" else ""
-        parts.append(f"{ylabel or 'value'} against {xlabel or 'position'}{scale}.")
+    scale = " (logarithmic axes)" if ax.get_xscale() == ax.get_yscale() == "log" else ""
+    if xlabel and ylabel:
+        parts.append(f"{ylabel} against {xlabel}{scale}.")
+    elif xlabel or ylabel:
+        parts.append(f"{'x' if xlabel else 'y'} axis: {xlabel or ylabel}{scale}.")
     handles, labels = ax.get_legend_handles_labels()
     series = [_describe_series(lab, h) for h, lab in zip(handles, labels)]
+    for bars in ax.containers:  # bars without a legend entry: by their category names
+        if isinstance(bars, BarContainer) and bars not in handles:
+            values, names = _bar_values(bars)
+            series.append(_describe_values("bars", values, "bars", names))
     if not series:  # no legend: describe the unlabelled lines
         series = [_describe_line("a line", line) for line in ax.lines if len(line.get_xdata()) > 2]
     if series:

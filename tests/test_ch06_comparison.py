@@ -290,6 +290,8 @@ def test_figures_draw():
     assert len(fig.axes) == 2 and fig.axes[0].get_yscale() == "log"
     fig = C.plot_comparison(grid.summary())
     assert len(fig.axes) == 3
+    alt = describe_figure(fig)  # every arm's mean, in words
+    assert alt.startswith("exact match") and all(arm in alt for arm in grid.arm_names) and " ± " in alt
     fig = C.plot_survival(grid)
     assert len(fig.axes) == 1 and len(fig.axes[0].lines) == 2
     # the arms differ without colour too: each its own marker and line style
@@ -309,7 +311,7 @@ def test_flowchart_draws_every_node_and_rejects_unknown_ones():
     assert all(C.FLOW_TEXT[k] in texts for k in C.FLOW_TEXT if k != "ss")
     assert sum(t in ("yes", "no") for t in texts) == 6
     alt = describe_figure(fig)  # the text alternative walks the arrows, with the chapter's texts
-    assert alt.startswith("Decision flowchart. Train with teacher forcing, then: Measure what the loss hides")
-    assert "measured: 1.30×" in alt and "yes: Keep it; no: Back to teacher forcing." in alt
+    assert alt.startswith("Decision flowchart: Train with teacher forcing → Measure what the loss hides")
+    assert "measured: 1.30× → Recovery up" in alt and "if yes: Keep it; if no: Back to teacher forcing." in alt
     with pytest.raises(ValueError, match="unknown"):
         C.plot_decision_flowchart({"nowhere": "x"})

@@ -128,9 +128,31 @@ def test_describe_figure_bars_points_diagrams_and_twin_axes() -> None:
     diagram.axis("off")
     diagram.set_title("greedy writes 'ab'")
     text = describe_figure(fig)
-    assert "measured: bars 0.5, 0.3, 0.2" in text and "forecast: points at 0.4, 0.6" in text
+    assert "measured: bars at 0.5, 0.3, 0.2" in text and "forecast: points at 0.4, 0.6" in text
     assert "excess (%): from 10 at 0 to 30 at 2" in text
     assert "Diagram: greedy writes 'ab'." in text
+    plt.close("all")
+
+
+def test_describe_figure_names_bars_by_their_categories() -> None:
+    fig, ax = plt.subplots()
+    ax.barh(["teacher forcing", "sequential"], [1.0, 4.25])
+    ax.set_xlabel("time per step")
+    text = describe_figure(fig)
+    assert "x axis: time per step." in text and "bars: teacher forcing = 1, sequential = 4.25" in text
+    plt.close("all")
+
+
+def test_describe_figure_says_extremes_only_where_they_add_something() -> None:
+    fig, ax = plt.subplots()
+    ax.plot([0, 1, 2, 3], [1.0, 0.5, 0.5, 0.5], label="survival")  # lowest = last: not repeated
+    ax.plot([0, 1, 2, 3], [0.0, 0.9, 0.2, 0.1], label="bump")
+    ax.plot([0, 1], [-0.0, -0.0], label="zero")
+    ax.legend()
+    text = describe_figure(fig)
+    assert "survival: from 1 at 0 to 0.5 at 3;" in text
+    assert "bump: from 0 at 0 to 0.1 at 3, highest 0.9 at 1;" in text
+    assert "zero: level at 0." in text
     plt.close("all")
 
 

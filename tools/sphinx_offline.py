@@ -16,7 +16,8 @@ Accessibility (WCAG 2.1 AA, checked by axe-core in ``tests/browser``):
   code cell source" (WCAG 2.5.3, label in name): :func:`_visit_hidden_cell` drops that name, so
   the visible text is the name.
 - Two buttons of pydata-sphinx-theme fail the same criterion; ``tools/sphinx_templates`` holds
-  fixed copies of their templates (see each file), found before the theme's own.
+  fixed copies of their component templates (see each file), found by name before the theme's
+  own ``components/`` folder.
 """
 
 from __future__ import annotations

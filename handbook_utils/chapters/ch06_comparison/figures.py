@@ -102,6 +102,10 @@ def plot_comparison(
                         markeredgewidth=0, zorder=2)
         ax.set_title(info.label + (" (higher is better)" if info.higher_is_better else " (lower is better)"),
                      fontsize=10)
+        describe_axes_as(ax, f"{ax.get_title()}, mean ± s.d. over seeds. " + " ".join(
+            f"{task}: " + ", ".join(f"{arm} {summary[(task, arm)][m].mean:.3g} ± {summary[(task, arm)][m].sd:.2g}"
+                                    for arm in arms if (task, arm) in summary) + "."
+            for task in tasks))
     axes[0].set_yticks(y, arms)
     legend = axes[0].legend(loc="lower left", fontsize=8.5, bbox_to_anchor=(0.0, -0.02))
     for h in legend.legend_handles:
@@ -263,15 +267,15 @@ def plot_decision_flowchart(text: Mapping[str, str] | None = None, *, ax: Axes |
 
 
 def flowchart_text(labels: Mapping[str, str]) -> str:
-    """The flowchart in words, node by node along its arrows (its text alternative)."""
+    """The flowchart in words, followed from its start along the arrows (its text alternative):
+    ``A → B`` for a plain arrow, ``if yes: …; if no: …`` after a question."""
     said = {key: " ".join(text.split()) for key, text in labels.items()}
-    steps = []
-    for key in _FLOW_NODES:
+
+    def walk(key: str) -> str:
         out = [(b, label) for a, b, label in _FLOW_EDGES if a == key]
-        if not out:
-            continue
         if len(out) == 1 and not out[0][1]:
-            steps.append(f"{said[key]}, then: {said[out[0][0]]}")
-        else:
-            steps.append(f"{said[key]} " + "; ".join(f"{label}: {said[b]}" for b, label in out))
-    return "Decision flowchart. " + ". ".join(steps) + "."
+            return f"{said[key]} → {walk(out[0][0])}"
+        branches = "; ".join(f"if {label}: {walk(b)}" for b, label in out)
+        return f"{said[key]} {branches}".strip()
+
+    return f"Decision flowchart: {walk('start')}."
