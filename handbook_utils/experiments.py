@@ -207,7 +207,8 @@ def run(name: str, setting: str = "full", *, workers: int = 1, engine: str = "lo
 
 
 def check(directory: str | Path | None = None) -> list[str]:
-    """One message per stored result in ``directory`` (default ``results/``) that is stale or unreadable."""
+    """One message per stored result in ``directory`` (default ``results/``) that is stale or unreadable,
+    or whose experiment imports modules it does not declare (see :func:`undeclared_imports`)."""
     directory = Path(directory) if directory is not None else RESULTS_DIR
     problems = []
     for path in sorted(directory.glob("*.json")):
@@ -218,6 +219,10 @@ def check(directory: str | Path | None = None) -> list[str]:
         except (ValueError, KeyError) as err:
             problems.append(f"{path}: {err}")
             continue
+        missing = undeclared_imports(exp.name)
+        if missing:
+            problems.append(f"{path}: experiment {exp.name!r} imports {missing} but does not declare them, so "
+                            "edits there would go unnoticed; add them to its depends")
         message = staleness(stored, settings=settings, modules=exp.depends, digest=exp.digest())
         if message:
             problems.append(f"{message}; re-run: python -m handbook_utils.experiments run {exp.name} "

@@ -216,3 +216,11 @@ def test_list_names_every_experiment(capsys):
         experiments.get("ch99")
     with pytest.raises(ValueError, match="no setting"):
         experiments.get("ch09").setting("huge")
+
+
+def test_check_reports_an_experiment_that_imports_what_it_does_not_declare(smoke_dir, monkeypatch):
+    exp = experiments.get("ch09")
+    short = experiments.Experiment(exp.name, exp.module, tuple(d for d in exp.depends if d != "metrics"), exp.about)
+    monkeypatch.setitem(experiments.REGISTRY, "ch09", short)
+    problems = experiments.check(smoke_dir)
+    assert any("does not declare" in p and "metrics" in p for p in problems)
