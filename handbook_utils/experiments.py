@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
 import importlib
+import json
 import math
 import sys
 import time
@@ -35,6 +37,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+
+import torch
 
 from . import cache as cache_lib
 from . import checks
@@ -150,16 +154,25 @@ def _cell_settings(exp: Experiment, setting: str, cell) -> dict:
     return cache_lib.describe({"kind": "experiment-cell", "experiment": exp.name, "setting": setting, "cell": cell})
 
 
+def _cell_key(settings: dict, digest: str) -> str:
+    """Cache key of one cell: its settings, the digest of the code the experiment declares (not of the
+    whole package, so an unrelated edit does not throw finished cells away) and the torch version."""
+    text = json.dumps({"settings": settings, "code": digest, "torch": str(torch.__version__)}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
 def _run_cached(job: dict) -> dict:
     """One job (runs in a worker): the stored cell if the cache has it, else train, store and return it."""
     if job["key"] is not None:
         stored = cache_lib.load_result(job["key"], job["directory"], job["settings"])
         if stored is not None:
+            print(f"  {job['cell'].label()}: from the cache", flush=True)
             return stored
     module = importlib.import_module(job["module"])
     out = module.run_cell(job["cell"])
     if job["key"] is not None:
         cache_lib.save_result(job["key"], out, job["directory"], job["settings"])
+    print(f"  {job['cell'].label()}: done in {out.get('wall_time_s', float('nan')):.0f} s", flush=True)
     return out
 
 
@@ -167,8 +180,8 @@ def run(name: str, setting: str = "full", *, workers: int = 1, engine: str = "lo
         directory: str | Path | None = None, cache: bool = True, log=print) -> Path:
     """Run every cell of experiment ``name`` at ``setting`` and write its results file; returns the path.
 
-    ``cache=True`` keeps each finished cell in the model/result cache, so an interrupted run resumes
-    where it stopped (a cell is reused only if the whole package is unchanged).
+    ``cache=True`` keeps each finished cell in the result cache, so an interrupted run resumes where
+    it stopped (a cell is reused only while the code the experiment declares is unchanged).
     """
     exp = get(name)
     checks.one_of("engine", engine, ENGINES)
@@ -182,7 +195,7 @@ def run(name: str, setting: str = "full", *, workers: int = 1, engine: str = "lo
     jobs = []
     for cell in cells:
         settings = _cell_settings(exp, setting, cell) if cache else None
-        key = cache_lib.make_key(settings) if cache else None
+        key = _cell_key(settings, digest) if cache else None
         jobs.append({"module": exp.module, "cell": cell, "key": key, "directory": cache_directory,
                      "settings": settings})
     log(f"{exp.name} {setting}: {len(cells)} cells on {workers} worker(s), engine {engine}")
