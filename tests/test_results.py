@@ -224,3 +224,12 @@ def test_check_reports_an_experiment_that_imports_what_it_does_not_declare(smoke
     monkeypatch.setitem(experiments.REGISTRY, "ch09", short)
     problems = experiments.check(smoke_dir)
     assert any("does not declare" in p and "metrics" in p for p in problems)
+
+
+def test_an_interrupted_run_resumes_from_the_cache(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HANDBOOK_CACHE_DIR", str(tmp_path / "cache"))
+    first = load(experiments.run("ch09", "smoke", directory=tmp_path / "a", log=lambda _: None))
+    assert capsys.readouterr().out.count("done in") == len(first.cells)
+    second = load(experiments.run("ch09", "smoke", directory=tmp_path / "b", log=lambda _: None))
+    assert capsys.readouterr().out.count("from the cache") == len(second.cells)
+    assert second.cells == first.cells
