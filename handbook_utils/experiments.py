@@ -202,16 +202,18 @@ def run(name: str, setting: str = "full", *, workers: int = 1, engine: str = "lo
     start = time.perf_counter()
     outputs = run_jobs(_run_cached, jobs, workers=workers, engine=engine, costs=[c.cost for c in cells])
     wall = time.perf_counter() - start
+    cell_seconds = sum(float(out.get("wall_time_s", 0.0)) for out in outputs)  # counts resumed cells too
     stored = StoredResult(
         Provenance.collect(exp.name, setting, setting_obj, setting_obj.seeds, exp.depends, digest=digest,
-                           device=get_device().type, threads=1, workers=workers, engine=engine, wall_time_s=wall),
+                           device=get_device().type, threads=1, workers=workers, engine=engine,
+                           wall_time_s=cell_seconds),
         [{**cell.label(), **out} for cell, out in zip(cells, outputs)],
     )
     if exp.digest() != digest:
         warnings.warn(f"the code of {exp.name} changed while it ran; the results record the code it started with "
                       "and `check` will call them stale", stacklevel=2)
     path = save(stored, result_path(exp.name, setting, directory))
-    log(f"wrote {path} ({wall / 60:.1f} min)")
+    log(f"wrote {path}: the cells took {cell_seconds / 60:.1f} min, this call {wall / 60:.1f} min")
     return path
 
 

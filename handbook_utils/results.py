@@ -98,7 +98,7 @@ class Provenance:
     threads: int  # torch CPU threads per job
     workers: int
     engine: str
-    wall_time_s: float
+    wall_time_s: float  # the cells' own times, summed (one core each); a resumed run counts every cell once
     date: str  # UTC, ISO 8601
 
     @classmethod
@@ -121,7 +121,7 @@ class Provenance:
         seeds = ", ".join(str(s) for s in self.seeds)
         return (
             f"experiment {self.experiment}, setting {self.setting!r}, seeds {seeds}\n"
-            f"computed {self.date} in {self.wall_time_s / 60:.1f} min on {self.device} "
+            f"computed {self.date}; the cells took {self.wall_time_s / 60:.1f} min on {self.device} "
             f"({self.platform}, {self.cpu_count} CPUs; {self.workers} worker(s) × {self.threads} thread(s), "
             f"engine {self.engine})\n"
             f"torch {self.torch}, Python {self.python}; code digest {self.code_digest} of handbook_utils."
@@ -258,18 +258,22 @@ class SeedInterval:
         return (self.high - self.low) / 2
 
     def __str__(self) -> str:
-        return f"{self.mean:.3f} [{self.low:.3f}, {self.high:.3f}]"
+        return f"{self.mean:.3f} [{self.low:.2f}, {self.high:.2f}]"
 
 
-def seed_interval(values: Sequence[float]) -> SeedInterval:
-    """Mean and 95% interval ``mean ± t·s/√n`` over seeds (one value: a zero-width interval)."""
+def seed_interval(values: Sequence[float], bounds: tuple[float, float] | None = None) -> SeedInterval:
+    """Mean and 95% interval ``mean ± t·s/√n`` over seeds (one value: a zero-width interval).
+
+    ``bounds``: the range the quantity cannot leave (``(0, 1)`` for an accuracy); the interval is
+    clipped to it, so it never claims an accuracy above 1."""
     values = tuple(checks.real_number("values[i]", v) for v in values)
     if not values:
         raise ValueError("values must hold at least one number")
     a = np.array(values)
     mean = float(a.mean())
-    if len(a) == 1:
-        return SeedInterval(mean, 0.0, mean, mean, values)
-    sd = float(a.std(ddof=1))
-    half = t95(len(a) - 1) * sd / math.sqrt(len(a))
-    return SeedInterval(mean, sd, mean - half, mean + half, values)
+    sd = float(a.std(ddof=1)) if len(a) > 1 else 0.0
+    half = t95(len(a) - 1) * sd / math.sqrt(len(a)) if len(a) > 1 else 0.0
+    low, high = mean - half, mean + half
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return SeedInterval(mean, sd, low, high, values)

@@ -194,6 +194,9 @@ def test_seed_interval():
     assert math.isclose(iv.low, 2 - half) and math.isclose(iv.high, 2 + half)
     one = seed_interval([0.5])
     assert one.low == one.high == 0.5
+    clipped = seed_interval([0.98, 1.0, 1.0], bounds=(0.0, 1.0))
+    assert clipped.high == 1.0 and clipped.low < clipped.mean < 1.0
+    assert str(clipped) == f"{clipped.mean:.3f} [{clipped.low:.2f}, 1.00]"
     assert results.t95(1000) == 1.96 and results.t95(35) == 2.042  # conservative between rows
     with pytest.raises(ValueError, match="values"):
         seed_interval([])

@@ -28,13 +28,14 @@ ARM_STYLES: dict[str, tuple[str, str, str]] = {
     "teacherless": (PALETTE[4], "^", ":"),
     "multi-token": (PALETTE[3], "D", "-."),
 }
-METRICS = {  # what the arms table and figure report, with their labels
-    "exact_match": "exact match",
-    "first_tf": "first step (gold prefix)",
-    "later_tf": "later steps (gold prefix)",
-    "first_free": "first step (own prefix)",
-    "valid_path": "a valid path",
+METRICS = {  # what the arms table and figure report: table heading, figure label
+    "exact_match": ("exact match", "exact match"),
+    "first_tf": ("first (gold)", "first step\n(gold prefix)"),
+    "later_tf": ("later (gold)", "later steps\n(gold prefix)"),
+    "first_free": ("first (own)", "first step\n(own prefix)"),
+    "valid_path": ("valid walk", "a valid walk\nto a leaf"),
 }
+UNIT = (0.0, 1.0)  # every metric above is a share
 
 
 # --------------------------------------------------------------------------------------------
@@ -46,25 +47,29 @@ def draw_graph(task: PathStarTask, example: Example, ax=None) -> Figure:
     arms thin and grey; the start is a square, the goal a star."""
     graph = task.parse(example)
     pos = task.layout(graph)
-    ax = new_axes(ax, figsize=(6.4, 2.6))
+    ys = [y for _, y in pos.values()]
+    flat = max(ys) - min(ys) < 1  # two arms: a line
+    ax = new_axes(ax, figsize=(6.4, 1.9) if flat else (6.4, 5.0))
     on_path = set(zip(graph.path, graph.path[1:]))
     for u, v in graph.edges:
         (x0, y0), (x1, y1) = pos[u], pos[v]
         answer = (u, v) in on_path
         ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
-                    arrowprops=dict(arrowstyle="-|>", lw=3 if answer else 1.2, shrinkA=11, shrinkB=11,
+                    arrowprops=dict(arrowstyle="-|>", lw=2.5 if answer else 1.2, shrinkA=13, shrinkB=13,
                                     color=COLORS["accent"] if answer else COLORS["neutral"],
-                                    linestyle="-" if answer else "--"))
+                                    linestyle="-" if answer else "--", mutation_scale=14))
     for node, (x, y) in pos.items():
         marker = "s" if node == graph.start else "*" if node == graph.goal else "o"
-        size = 420 if node == graph.goal else 300
-        ax.scatter([x], [y], s=size, marker=marker, zorder=3, color="white",
+        size = 900 if node == graph.goal else 520
+        ax.scatter([x], [y], s=size, marker=marker, zorder=3, facecolors="white",
                    edgecolors=COLORS["accent"] if node in graph.path else COLORS["neutral"], linewidths=2)
-        ax.text(x, y, node, ha="center", va="center", zorder=4, color=COLORS["ink"], fontsize=10)
-    ax.set_title(f"start {graph.start} (square), goal {graph.goal} (star): answer {','.join(graph.path)}")
+        ax.text(x, y, node, ha="center", va="center", zorder=4, color=COLORS["ink"], fontsize=11)
+    ax.set_title(f"start {graph.start} (square) to goal {graph.goal} (star)")
     ax.set_aspect("equal")
     ax.axis("off")
-    ax.margins(0.08)
+    reach = max(abs(c) for xy in pos.values() for c in xy) + 0.5
+    ax.set_xlim(-reach, reach)
+    ax.set_ylim(-0.6, 0.6) if flat else ax.set_ylim(-reach, reach)
     describe_axes_as(ax, describe_graph(task, example))
     return ax.figure
 
@@ -103,7 +108,7 @@ def successors_along_path(task: PathStarTask, examples: Sequence[Example]) -> np
 def step_intervals(cells: Sequence[Mapping], key: str) -> list[SeedInterval]:
     """Per path step, the interval over cells (seeds) of ``cell[key][step]``."""
     rows = np.array([c[key] for c in cells], dtype=float)  # (seeds, path_length)
-    return [seed_interval(rows[:, k]) for k in range(rows.shape[1])]
+    return [seed_interval(rows[:, k], UNIT) for k in range(rows.shape[1])]
 
 
 def plot_steps(cells: Sequence[Mapping], degree: int, ax=None, title: str | None = None) -> Figure:
@@ -162,14 +167,14 @@ def describe_steps(cells: Sequence[Mapping]) -> str:
 def summarize(stored: StoredResult, metrics: Sequence[str] = tuple(METRICS)) -> dict[str, dict[str, SeedInterval]]:
     """``{arm: {metric: SeedInterval}}`` over the seeds of each arm, in the book's arm order."""
     arms = [a for a in ARMS if stored.select(arm=a)]
-    return {a: {m: seed_interval([c[m] for c in stored.select(arm=a)]) for m in metrics} for a in arms}
+    return {a: {m: seed_interval([c[m] for c in stored.select(arm=a)], UNIT) for m in metrics} for a in arms}
 
 
 def format_table(summary: Mapping[str, Mapping[str, SeedInterval]], metrics: Sequence[str] = tuple(METRICS)) -> str:
     """One row per arm: ``mean [95% interval]`` per metric, and the seeds."""
-    width = 22
+    width = 20
     name_w = max(len(a) for a in summary) + 2
-    head = " " * name_w + "".join(f"{m:>{width}}" for m in metrics) + "  seeds"
+    head = " " * name_w + "".join(f"{METRICS[m][0]:>{width}}" for m in metrics) + "  seeds"
     lines = [head]
     for arm, row in summary.items():
         cells = "".join(f"{str(row[m]):>{width}}" for m in metrics)
@@ -181,7 +186,7 @@ def plot_arms(summary: Mapping[str, Mapping[str, SeedInterval]], degree: int,
               metrics: Sequence[str] = ("exact_match", "first_tf", "later_tf"), ax=None) -> Figure:
     """Each arm's mean and 95% interval per metric (one marker and colour per arm), every seed as a small
     dot beside it; chance 1/d dotted."""
-    ax = new_axes(ax, figsize=(6.8, 4.0))
+    ax = new_axes(ax, figsize=(7.6, 4.2))
     arms = list(summary)
     width = 0.8 / len(arms)
     for a, arm in enumerate(arms):
@@ -193,7 +198,7 @@ def plot_arms(summary: Mapping[str, Mapping[str, SeedInterval]], degree: int,
                         markersize=8, capsize=4, linestyle="none", label=arm if m == 0 else None)
             ax.scatter(np.full(iv.n, x + width * 0.3), iv.values, s=10, color=color, marker=marker, alpha=0.6)
     ax.axhline(1 / degree, color=COLORS["neutral"], linestyle=":", label="chance 1/d")
-    ax.set_xticks(range(len(metrics)), [METRICS[m] for m in metrics])
+    ax.set_xticks(range(len(metrics)), [METRICS[m][1] for m in metrics])
     ax.set_ylabel("accuracy on held-out graphs")
     ax.set_ylim(-0.03, 1.05)
     ax.set_title("four ways of training, mean and 95% interval over seeds")
