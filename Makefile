@@ -62,7 +62,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[book,test,ray]"
 	@touch $@
 
-_vendor/.stamp: tools/vendor/package.json tools/vendor/package-lock.json tools/vendor/widgets-config.js tools/vendor_assets.py | $(STAMP)
+_vendor/.stamp: tools/vendor/package.json tools/vendor/package-lock.json tools/vendor/widgets-config.js tools/vendor/widgets-a11y.js tools/vendor_assets.py | $(STAMP)
 	$(BIN)/python tools/vendor_assets.py
 
 # Jupyter Book's caches (Sphinx's _build/.doctrees, jupyter-cache's _build/.jupyter_cache) only
