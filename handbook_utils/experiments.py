@@ -280,13 +280,18 @@ def _numbers(value, prefix: str = "") -> dict[str, float]:
 
 def spot(name: str, setting: str = "full", *, index: int | None = None,
          directory: str | Path | None = None) -> SpotCheck:
-    """Re-run one cell of a stored result without any cache (the cheapest one unless ``index`` is given)."""
+    """Re-run one cell of a stored result without any cache (the cheapest one unless ``index`` is given)
+    and compare every number it reports with the stored one."""
     exp = get(name)
     path = result_path(exp.name, setting, directory)
     stored = load(path)
     cells = list(exp.load().cells(exp.setting(setting)))
-    if index is None:
-        index = min(range(len(cells)), key=lambda i: cells[i].cost)
+    if index is None:  # the cheapest: by the time it took when stored, else by its estimated cost
+        def measured(i: int) -> tuple[float, float]:
+            match = stored.select(**cells[i].label())
+            return (float(match[0].get("wall_time_s", math.inf)) if match else math.inf, cells[i].cost)
+
+        index = min(range(len(cells)), key=measured)
     index = checks.integer("index", index, 0, len(cells) - 1)
     cell = cells[index]
     matches = stored.select(**cell.label())
