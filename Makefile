@@ -28,7 +28,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 CHAPTER_MD := $(sort $(wildcard chapters/*.md))
 
-.PHONY: help setup book notebooks lab test lint check-pairs unit nbval browser bench clean clean-cache
+.PHONY: help setup book notebooks lab test lint check-pairs results experiments unit nbval browser bench clean clean-cache
 
 # Every .PHONY target is listed here (tests/test_build.py checks it).
 help:
@@ -41,6 +41,10 @@ help:
 	@echo "make notebooks    re-execute chapters/*.md into their reference .ipynb twins"
 	@echo "                  (or only some: make notebooks CHAPTERS=chapters/NN_name.md)"
 	@echo "make bench        run the benchmark script (ratios measured side by side)"
+	@echo "make experiments  run the experiments too big for a chapter into results/ (one by one:"
+	@echo "                  make experiments EXPERIMENT=ch09 SETTING=full WORKERS=2)"
+	@echo "make results      fail on stored results the current code would not produce, then"
+	@echo "                  re-train one stored cell and compare it number by number"
 	@echo "make setup        create or refresh .venv and the vendored browser assets (_vendor)"
 	@echo "make check-pairs  check every chapters/*.md against its .ipynb twin"
 	@echo "make unit         unit and property tests (pytest tests, without the browser test)"
@@ -98,7 +102,19 @@ browser: setup
 	tools/ensure_chromium.sh
 	$(BIN)/pytest -q -p no:cacheprovider tests/browser
 
-test: setup lint check-pairs unit nbval book browser
+# The experiments behind results/*.json (handbook_utils.experiments). Each finished cell is cached,
+# so an interrupted run resumes where it stopped.
+EXPERIMENT ?= ch09
+SETTING ?= full
+WORKERS ?= 2
+experiments: $(STAMP)
+	$(BIN)/python -m handbook_utils.experiments run $(EXPERIMENT) --setting $(SETTING) --workers $(WORKERS)
+
+results: $(STAMP)
+	$(BIN)/python -m handbook_utils.experiments check
+	$(BIN)/python -m handbook_utils.experiments spot ch09
+
+test: setup lint check-pairs results unit nbval book browser
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

@@ -233,7 +233,8 @@ def plot_loss_curves(stored: StoredResult, ax=None) -> Figure:
         color, marker, style = ARM_STYLES[arm]
         curves = np.array([c["loss_curve"] for c in stored.select(arm=arm)])  # (seeds, points)
         x = (np.arange(curves.shape[1]) + 0.5) / curves.shape[1]
-        ax.plot(x, curves.mean(0), color=color, linestyle=style, marker=marker, markevery=5, label=arm)
+        label = f"{arm} (the heads' losses summed)" if arm == "multi-token" else arm
+        ax.plot(x, curves.mean(0), color=color, linestyle=style, marker=marker, markevery=5, label=label)
     ax.set_yscale("log")
     ax.set_xlabel("fraction of training")
     ax.set_ylabel("training loss (nats per answer token)")
