@@ -15,6 +15,7 @@ The core
 - ``tasks.path_star``: Bachmann & Nagarajan's path-star graph (and its teacherless variant).
 - ``models``: a small GPT with a KV cache, and a GRU language model, behind one interface.
 - ``strategies``: what the model reads while training: teacher forcing, scheduled sampling.
+- ``relaxed``: differentiable stand-ins for choosing a token: Gumbel-softmax, straight-through, soft embeddings.
 - ``schedules``: the scheduled-sampling schedules (imported from here):
 - ``schedules.curves``: the schedule families as small callable objects.
 - ``schedules.bengio``: Bengio et al.'s ε convention, translated to ours.

@@ -8,7 +8,10 @@
   (a KV cache for GPT, a hidden state for the GRU). Generation and sequential scheduled sampling
   need it, because there the next input is only known after the previous prediction.
 
-Both give the same logits either way (up to float rounding); the tests check it.
+Both give the same logits either way (up to float rounding); the tests check it. Both also read
+embeddings instead of ids, ``model.forward_embeddings(tok_emb)`` with ``tok_emb`` (B, T, C): for
+inputs that are no token, such as the soft embeddings of chapter 8's differentiable scheduled
+sampling; ``forward_embeddings(model.wte(idx))`` is ``model(idx)``.
 
 ``GPTConfig(token_shift=k)`` also feeds each position the embeddings of the ``k`` tokens before it
 (a short causal convolution over the embeddings), so a position knows its neighbours without first
@@ -44,6 +47,14 @@ def _check_idx(idx) -> None:
         raise ValueError(f"idx must be a (B, T) long tensor, got shape {tuple(idx.shape)} dtype {idx.dtype}")
     if idx.shape[1] == 0:
         raise ValueError("idx must hold at least one position (T >= 1)")
+
+
+def _check_embeddings(tok_emb, n_embd: int) -> None:
+    if not isinstance(tok_emb, torch.Tensor):
+        raise TypeError(f"tok_emb must be a torch.Tensor, got {type(tok_emb).__name__}")
+    if tok_emb.dim() != 3 or tok_emb.shape[2] != n_embd or tok_emb.shape[1] == 0 or not tok_emb.is_floating_point():
+        raise ValueError(f"tok_emb must be a floating (B, T, {n_embd}) tensor with T >= 1, "
+                         f"got shape {tuple(tok_emb.shape)} dtype {tok_emb.dtype}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -207,19 +218,27 @@ class GPT(nn.Module):
     def vocab_size(self) -> int:
         return self.config.vocab_size
 
-    def _run(self, idx, cache: KVCache | None):
-        _check_idx(idx)
-        B, T = idx.shape
+    def _run(self, idx, cache: KVCache | None, tok_emb: torch.Tensor | None = None):
+        if tok_emb is None:
+            _check_idx(idx)
+            T = idx.shape[1]
+        else:  # token embeddings given (forward_embeddings): no ids, no cache
+            T = tok_emb.shape[1]
         start = 0 if cache is None else cache.length
         if start + T > self.block_size:
             raise ValueError(
-                f"idx: sequence length {start + T} exceeds block_size {self.block_size}; "
+                f"{'idx' if tok_emb is None else 'tok_emb'}: sequence length {start + T} exceeds block_size "
+                f"{self.block_size}; "
                 "build the model with a larger block_size"
             )
-        pos = torch.arange(start, start + T, dtype=torch.long, device=idx.device)  # (T,)
-        x = self.wte(idx) + self.wpe(pos)  # (B, T, C)
+        device = idx.device if tok_emb is None else tok_emb.device
+        pos = torch.arange(start, start + T, dtype=torch.long, device=device)  # (T,)
+        x = (self.wte(idx) if tok_emb is None else tok_emb) + self.wpe(pos)  # (B, T, C)
         if self.config.token_shift:
-            x = x + self._shifted(idx, None if cache is None else cache.recent)
+            if tok_emb is None:
+                x = x + self._shifted(idx, None if cache is None else cache.recent)
+            else:
+                x = x + self._shift_embeddings(tok_emb, 0)
         x = self.drop(x)
         presents = []
         for i, block in enumerate(self.h):
@@ -231,8 +250,11 @@ class GPT(nn.Module):
         """Σ_k shift_k(embedding of the token k before each position), zero before the first token."""
         T = idx.shape[1]
         full = idx if recent is None else torch.cat([recent, idx], dim=1)  # (B, r + T)
-        r = full.shape[1] - T
-        e = self.wte(full)  # (B, r + T, C)
+        return self._shift_embeddings(self.wte(full), full.shape[1] - T)  # e: (B, r + T, C)
+
+    def _shift_embeddings(self, e, r: int):
+        """Σ_k shift_k(e shifted down by k) for the last ``T = len - r`` rows of ``e`` (B, r + T, C)."""
+        T = e.shape[1] - r
         out = 0
         for k, lin in enumerate(self.shift, start=1):
             out = out + lin(F.pad(e, (0, 0, k, 0))[:, r : r + T])  # (B, T, C): row t holds token t - k
@@ -241,6 +263,17 @@ class GPT(nn.Module):
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         """(B, T) ids → (B, T, V) next-token logits; position t sees ids[:, :t+1] only."""
         x, _ = self._run(idx, None)
+        return self.lm_head(self.ln_f(x))  # (B, T, V)
+
+    def forward_embeddings(self, tok_emb: torch.Tensor) -> torch.Tensor:
+        """(B, T, C) token embeddings → (B, T, V) logits: ``model(idx)`` with ``wte(idx)`` replaced.
+
+        For inputs that are no token: the soft embeddings of
+        :class:`~handbook_utils.strategies.SoftScheduledSampling` (chapter 8), which must stay
+        differentiable. ``forward_embeddings(model.wte(idx))`` equals ``model(idx)``.
+        """
+        _check_embeddings(tok_emb, self.config.n_embd)
+        x, _ = self._run(None, None, tok_emb)
         return self.lm_head(self.ln_f(x))  # (B, T, V)
 
     def heads(self, idx: torch.Tensor) -> list[torch.Tensor]:
@@ -331,6 +364,12 @@ class GRULM(nn.Module):
             raise TypeError(f"state must be a tensor or None, got {type(state).__name__}")
         out, h = self.gru(self.drop(self.wte(idx)), state)  # (B, t, H), (n_layer, B, H)
         return self.lm_head(self.drop(out)), h  # (B, t, V)
+
+    def forward_embeddings(self, tok_emb: torch.Tensor) -> torch.Tensor:
+        """(B, T, n_embd) token embeddings → (B, T, V) logits: ``model(idx)`` with ``wte(idx)`` replaced."""
+        _check_embeddings(tok_emb, self.config.n_embd)
+        out, _ = self.gru(self.drop(tok_emb))  # (B, T, H)
+        return self.lm_head(self.drop(out))
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         """(B, T) ids → (B, T, V) logits."""

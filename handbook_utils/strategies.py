@@ -12,6 +12,11 @@ targets and the loss mask are always the gold ones; strategies differ only in th
   gradient produce the predictions, then one pass with gradient trains on the mixed input. With
   ``passes >= T - 1`` and the same random draws it feeds exactly the tokens the sequential version
   feeds (and the losses agree to float rounding).
+- :class:`SoftScheduledSampling`: the two-pass version, but a replaced input is a *relaxed* token
+  (:mod:`handbook_utils.relaxed`): the expected embedding under the first pass's softmax, a
+  Gumbel-softmax sample, or a straight-through one-hot; with ``grad_through_first_pass=True`` the
+  loss also trains the first pass through that choice (Goyal et al., 2017; Mihaylova & Martins,
+  2019; chapter 8).
 - :class:`AlwaysSampling`: ``p = 1`` from the first step; no gold target token is ever fed.
 - :class:`MultiTokenPrediction`: gold inputs as in teacher forcing, but every position is also
   scored on the tokens 2 … k ahead, through the extra heads of ``GPTConfig(n_future=k)``
@@ -31,13 +36,14 @@ hash their settings.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from . import checks
+from . import checks, relaxed
 from .schedules import ConstantSchedule
 from .tasks import Batch
 
@@ -236,3 +242,77 @@ class AlwaysSampling(ScheduledSampling):
         if self.schedule != ConstantSchedule(1.0):
             raise ValueError("schedule of AlwaysSampling is fixed to p = 1; use ScheduledSampling for others")
         super().__post_init__()
+
+
+# --------------------------------------------------------------------------------------------
+# Scheduled sampling with relaxed tokens (chapter 8)
+
+
+@dataclass
+class SoftForward:
+    """What one step of :class:`SoftScheduledSampling` computed, for inspection and tests."""
+
+    logits: torch.Tensor  # (B, T, V) second pass, on the mixed input: what the loss scores
+    first_logits: torch.Tensor  # (B, T, V) first pass, on the gold input
+    weights: torch.Tensor  # (B, T-1, V) relaxed choice for inputs 1 … T-1 (made at positions 0 … T-2)
+    use_model: torch.Tensor  # (B, T) bool: inputs replaced by the relaxed choice
+    mixed: torch.Tensor  # (B, T, C) the token embeddings the second pass read
+
+
+@dataclass(frozen=True)
+class SoftScheduledSampling(Strategy):
+    """Two-pass scheduled sampling whose replaced inputs are relaxed tokens, so a gradient can flow
+    through the model's choice (chapter 8).
+
+    Pass 1 reads the gold input; at each replaced input ``i`` (one coin per token, probability
+    ``p = schedule(epoch)``, exactly as in :class:`ScheduledSampling`) pass 2 reads
+    ``weights @ embedding table`` instead of the gold token's embedding, where ``weights`` come from
+    the prediction made at ``i - 1`` (:func:`handbook_utils.relaxed.relax`):
+
+    - ``relax="expected"``: ``softmax(logits / tau)``, the expected embedding (Goyal et al.'s soft argmax);
+    - ``relax="gumbel"``: a Gumbel-softmax sample at temperature ``tau``;
+    - ``relax="straight_through"``: the sampled token itself (one-hot), with the Gumbel-softmax gradient.
+
+    ``grad_through_first_pass=False`` computes pass 1 without gradient (the choice is a constant, as
+    in Mihaylova & Martins' default); ``True`` lets the loss of pass 2 train pass 1 through the
+    relaxed choice. With ``relax="straight_through"`` and no gradient through pass 1 the inputs are
+    exactly those of ``ScheduledSampling(mode="parallel", passes=1, mix="sample")`` given the same
+    random draws: the tests check it. The model must offer ``forward_embeddings`` and ``wte``
+    (both models of :mod:`handbook_utils.models` do).
+    """
+
+    schedule: Callable[[float], float] | float
+    relax: str = "expected"
+    tau: float = 1.0
+    grad_through_first_pass: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, "schedule", _as_schedule(self.schedule))
+        checks.one_of("relax", self.relax, relaxed.RELAX_MODES)
+        object.__setattr__(self, "tau", relaxed.check_tau(self.tau))
+        checks.boolean("grad_through_first_pass", self.grad_through_first_pass)
+
+    def probability(self, epoch: float) -> float:
+        return checks.probability(f"schedule({epoch})", self.schedule(epoch))
+
+    def forward(self, model, batch: Batch, epoch: float = 0.0, generator: torch.Generator | None = None) -> SoftForward:
+        if not (callable(getattr(model, "forward_embeddings", None)) and hasattr(model, "wte")):
+            raise TypeError(f"model must offer forward_embeddings() and wte (GPT or GRULM), got {type(model).__name__}")
+        check_batch(model, batch)
+        mix = "argmax" if self.relax == "expected" else "sample"  # only the noisy relaxations need Gumbel noise
+        draws = Draws.sample(batch, model.vocab_size, self.probability(epoch), mix, generator)
+        gold = batch.inputs  # (B, T)
+        grad = contextlib.nullcontext() if self.grad_through_first_pass else torch.no_grad()
+        with grad:
+            first = model(gold)  # (B, T, V)
+            noise = None if draws.gumbel is None else draws.gumbel[:, 1:]  # (B, T-1, V)
+            weights = relaxed.relax(first[:, :-1].float(), self.relax, self.tau, noise)  # (B, T-1, V)
+        table = model.wte.weight  # (V, C): the gold and the relaxed inputs share it, and train it
+        gold_emb = model.wte(gold)  # (B, T, C)
+        soft = relaxed.mix_embeddings(weights, table)  # (B, T-1, C)
+        use = draws.use_model[:, 1:, None]  # (B, T-1, 1)
+        mixed = torch.cat([gold_emb[:, :1], torch.where(use, soft, gold_emb[:, 1:])], dim=1)  # (B, T, C)
+        return SoftForward(model.forward_embeddings(mixed), first, weights, draws.use_model, mixed)
+
+    def loss(self, model, batch: Batch, epoch: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
+        return masked_cross_entropy(self.forward(model, batch, epoch, generator).logits, batch)

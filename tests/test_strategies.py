@@ -11,6 +11,7 @@ from handbook_utils.strategies import (
     Draws,
     MultiTokenPrediction,
     ScheduledSampling,
+    SoftScheduledSampling,
     TeacherForcing,
     masked_cross_entropy,
 )
@@ -158,3 +159,84 @@ def test_multi_token_loss_scores_each_head_on_the_token_it_predicts():
 def test_multi_token_needs_a_model_with_heads():
     with pytest.raises(TypeError, match="heads"):
         MultiTokenPrediction().loss(gru(), batch())
+
+
+# --------------------------------------------------------------------------------------------
+# Scheduled sampling with relaxed tokens
+
+
+@pytest.mark.parametrize("kind", MODELS)
+def test_forward_embeddings_of_the_token_embeddings_is_the_model(kind):
+    model, b = MODELS[kind](), batch()
+    assert torch.allclose(model.forward_embeddings(model.wte(b.inputs)), model(b.inputs), atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", MODELS)
+@pytest.mark.parametrize("p", [0.3, 1.0])
+def test_hard_soft_variant_without_gradient_is_two_pass_scheduled_sampling(kind, p):
+    """Straight-through tokens, pass 1 without gradient: the same inputs and loss as the two-pass version."""
+    model, b = MODELS[kind](), batch()
+    hard = ScheduledSampling(p, mode="parallel", passes=1, mix="sample")
+    soft = SoftScheduledSampling(p, relax="straight_through", grad_through_first_pass=False)
+    logits_h, fed = hard.forward(model, b, generator=torch.Generator().manual_seed(4))
+    out = soft.forward(model, b, generator=torch.Generator().manual_seed(4))
+    assert torch.equal(out.mixed, model.wte(fed))  # the very same embeddings were read
+    assert torch.allclose(out.logits, logits_h, atol=ATOL)
+    assert int(out.use_model.sum()) > 0
+
+
+@pytest.mark.parametrize("relax", ["expected", "gumbel", "straight_through"])
+def test_p_zero_soft_is_teacher_forcing(relax):
+    model, b = gpt(), batch()
+    soft = SoftScheduledSampling(0.0, relax=relax, grad_through_first_pass=True)
+    assert torch.allclose(soft.loss(model, b), TeacherForcing().loss(model, b), atol=1e-6)
+
+
+def _first_pass_gradient(strategy, model, b):
+    out = strategy.forward(model, b, generator=torch.Generator().manual_seed(2))
+    loss = masked_cross_entropy(out.logits, b)
+    return out, loss
+
+
+@pytest.mark.parametrize("relax", ["expected", "gumbel", "straight_through"])
+def test_no_gradient_reaches_the_first_pass_unless_asked(relax):
+    model, b = gpt(), batch()
+    stopped, loss = _first_pass_gradient(SoftScheduledSampling(0.5, relax=relax), model, b)
+    assert not stopped.first_logits.requires_grad and stopped.first_logits.grad_fn is None
+    assert not stopped.weights.requires_grad  # the relaxed choice is a constant for the loss
+    loss.backward()  # pass 2 and the embedding table still train
+    assert all(p.grad is not None for p in model.parameters())
+    grads_stopped = [p.grad.clone() for p in model.parameters()]
+
+    model.zero_grad(set_to_none=True)
+    flowing, loss = _first_pass_gradient(SoftScheduledSampling(0.5, relax=relax, grad_through_first_pass=True),
+                                         model, b)
+    (g_first,) = torch.autograd.grad(loss, flowing.first_logits, retain_graph=True)
+    assert float(g_first.abs().sum()) > 0  # the loss reaches the first pass through the choice
+    assert torch.equal(flowing.logits, stopped.logits)  # same draws: the same forward values
+    loss.backward()
+    assert any(not torch.allclose(p.grad, g) for p, g in zip(model.parameters(), grads_stopped))
+
+
+def test_soft_inputs_are_relaxed_tokens():
+    model, b = gpt(), batch()
+    out = SoftScheduledSampling(1.0, relax="expected", tau=2.0).forward(model, b)
+    table = model.wte.weight
+    probs = torch.softmax(out.first_logits[:, :-1] / 2.0, -1)  # (B, T-1, V)
+    expected = torch.where(out.use_model[:, 1:, None], probs @ table, model.wte(b.inputs[:, 1:]))
+    assert torch.allclose(out.mixed[:, 1:], expected, atol=1e-6)
+    assert torch.equal(out.mixed[~out.use_model], model.wte(b.inputs)[~out.use_model])
+
+
+def test_soft_scheduled_sampling_bad_inputs():
+    with pytest.raises(ValueError, match="relax must be one of"):
+        SoftScheduledSampling(0.5, relax="hard")
+    for tau in (0.0, -0.5, float("nan")):
+        with pytest.raises(ValueError, match="tau"):
+            SoftScheduledSampling(0.5, tau=tau)
+    with pytest.raises(TypeError, match="grad_through_first_pass must be a bool"):
+        SoftScheduledSampling(0.5, grad_through_first_pass=1)
+    with pytest.raises(ValueError, match="schedule"):
+        SoftScheduledSampling(lambda e: 1.5).loss(gpt(), batch())
+    with pytest.raises(TypeError, match="forward_embeddings"):
+        SoftScheduledSampling(0.5).loss(torch.nn.Identity(), batch())
