@@ -8,11 +8,22 @@ Every environment variable the package reads is listed in :data:`ENVIRONMENT` an
 ``HANDBOOK_DEVICE``        ``cpu``, ``cuda``, ``cuda:1``, ``mps``: where tensors live (:mod:`.device`)
 ``HANDBOOK_CACHE_DIR``     where trained models and results are cached (:mod:`.cache`)
 ``HANDBOOK_SIZE``          ``quick`` or ``gpu``: the size of the shared recipes (:mod:`.recipes`)
-``HANDBOOK_PROGRESS``      ``0`` silences every progress bar (the book build and nbval set it)
+``HANDBOOK_PROGRESS``      ``0`` silences every progress bar (the book build, nbval and
+                           ``make notebooks`` set it; in JupyterLab the bars show)
 ========================  ==============================================================
 
 Used by the core (training, generation, metrics, recipes, the grid runner) and by chapters 2 and 6
 (timing, threads).
+
+Two things exist for the JupyterLab reader, who reads a chapter in a live kernel rather than on the
+static page:
+
+- :func:`glued`: the prose's ``{glue:text}`name:fmt``` roles are shown in the lab as MyST
+  ``{eval}`glued("name:fmt")``` expressions (``jupyterlab-myst`` evaluates them in the kernel, see
+  ``tools/lab``), so the lab prints the very text the book pastes. The values come from the
+  chapter's own ``glue(...)`` calls, recorded as the kernel publishes them.
+- :func:`placeholder`: a widget's plain-text fallback, which a notebook shows before its cell has
+  run in this kernel, says "run this cell" instead of ``VBox(children=(HTML(value=...``.
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 import torch
 
@@ -138,3 +150,82 @@ def time_in_turns(callables: Mapping[str, Callable[[], object]], repeats: int, *
             synchronize(device)
             times[name].append(time.perf_counter() - start)
     return times
+
+
+# --------------------------------------------------------------------------------------------
+# The JupyterLab reader: glued values for {eval} roles, placeholders for widgets
+
+_GLUED: dict[str, str] = {}
+"""text/plain of every value a chapter glued in this kernel, by name (filled by :func:`_record_glue`)."""
+
+
+def _record_glue(msg: dict) -> dict:
+    """ipykernel display hook: remember the text/plain of every ``myst_nb.glue`` display, pass it on."""
+    content = msg.get("content", {}) if isinstance(msg, dict) else {}
+    scrapbook = (content.get("metadata") or {}).get("scrapbook")
+    if isinstance(scrapbook, dict) and "name" in scrapbook:
+        plain = (content.get("data") or {}).get(f"{scrapbook.get('mime_prefix', '')}text/plain")
+        if isinstance(plain, str):
+            _GLUED[scrapbook["name"]] = plain
+    return msg
+
+
+def glued(key: str) -> str:
+    """The text the book pastes for ``{glue:text}`key``` (``key`` is ``name`` or ``name:format``).
+
+    Formatting is myst-nb's own (:func:`myst_nb.core.variables.format_plain_text`), so the lab and
+    the static book print the same digits.
+    """
+    if not isinstance(key, str) or not key:
+        raise ValueError(f"key must be a non-empty 'name' or 'name:format' string, got {key!r}")
+    name, _, spec = key.partition(":")
+    if name not in _GLUED:
+        raise KeyError(f"nothing glued as {name!r} yet in this kernel: run the code cells above this text first")
+    from myst_nb.core.variables import format_plain_text
+
+    return format_plain_text(_GLUED[name], spec)
+
+
+def _install_glue_recorder() -> bool:
+    """Record glued values in a running IPython kernel and give its namespace :func:`glued`.
+
+    Called on import; outside a kernel (scripts, tests, the book's own execution) it does nothing
+    and returns False.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with ipykernel and matplotlib's backends
+        return False
+    shell = get_ipython()
+    publisher = getattr(shell, "display_pub", None)
+    if shell is None or not hasattr(publisher, "register_hook"):
+        return False
+    if _record_glue not in getattr(publisher, "_hooks", ()):
+        publisher.register_hook(_record_glue)
+    shell.user_ns.setdefault("glued", glued)
+    return True
+
+
+def placeholder(widget: Any, text: str) -> Any:
+    """Make ``text`` the plain-text fallback of ``widget`` and return the widget.
+
+    A saved notebook shows that fallback until the cell runs in a live kernel (the widget's model
+    lives in the kernel), so it should tell the reader what to do, e.g. "Run this cell to play".
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"text must be a non-empty string, got {text!r}")
+    bundle = getattr(widget, "_repr_mimebundle_", None)
+    if not callable(bundle):
+        raise TypeError(f"widget must be displayable with _repr_mimebundle_, got {type(widget).__name__}")
+
+    def _with_placeholder(**kwargs: Any) -> Any:
+        data = bundle(**kwargs)
+        if isinstance(data, tuple):
+            return {**data[0], "text/plain": text}, data[1]
+        return {**data, "text/plain": text}
+
+    widget._repr_mimebundle_ = _with_placeholder
+    return widget
+
+
+_install_glue_recorder()

@@ -105,6 +105,16 @@ class History:
     def final_eval(self) -> Evaluation | None:
         return self.evals[-1][1] if self.evals else None
 
+    def timing_note(self) -> str:
+        """One honest sentence on where the model came from and what training it cost.
+
+        A model loaded from the cache took no training time now: its ``wall_time_s`` is the time the
+        run took when it was cached, so the note says so instead of "trained in 55 s".
+        """
+        if self.from_cache:
+            return f"loaded from the cache (training it took {self.wall_time_s:.0f} s when it was cached)"
+        return f"trained in {self.wall_time_s:.0f} s"
+
     def to_dict(self) -> dict:
         return {
             "steps": list(self.steps),

@@ -119,3 +119,17 @@ def test_game_text_colours_are_readable_on_white() -> None:
     for page in pages:
         for colour in re.findall(r"(?<![-\w])color:(#[0-9A-Fa-f]{6})", page):
             assert contrast_ratio(colour) >= TEXT_CONTRAST, (colour, page[:80])
+
+
+def test_first_free_running_screen_shows_no_phase_one_verdict() -> None:
+    w = ProofGameWidget(seed=0)
+    while w.game.phase is Phase.TEACHER_FORCING:
+        click(w, wrong_word(w))  # every phase-1 pick leaves a "✗ Wrong" verdict behind
+    assert "free running" in w.banner.value
+    assert w.feedback.value == ""  # the last phase-1 verdict is gone on the first phase-2 screen
+
+
+def test_saved_notebook_shows_a_run_this_cell_hint_instead_of_the_widget_repr() -> None:
+    bundle = ProofGameWidget(seed=0)._repr_mimebundle_()
+    assert bundle["text/plain"].startswith("Run this cell to play")
+    assert "VBox" not in bundle["text/plain"]

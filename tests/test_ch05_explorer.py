@@ -82,3 +82,12 @@ def test_schedule_explorer_can_wait_for_the_first_move():
     assert w.state.schedules["exponential"].k == pytest.approx(0.9)
     assert w.figures_drawn == 1
     assert plt.get_fignums() == []
+
+
+def test_schedule_explorer_readouts_show_whole_epochs_and_a_run_hint():
+    pytest.importorskip("ipywidgets")
+    w = ScheduleExplorer(draw_now=False)
+    formats = {name: s.readout_format for name, s in w.sliders.items()}
+    assert formats["end_epoch"] == formats["c"] == formats["warmup_epochs"] == ".0f"  # "80", not "80.00"
+    assert format(w.sliders["end_epoch"].value, formats["end_epoch"]) == "80"
+    assert w._repr_mimebundle_()["text/plain"].startswith("Run this cell to explore")

@@ -108,7 +108,8 @@ def execute(md_path: Path, timeout: int = 900) -> float:
     """Execute one chapter from its .md and write its reference .ipynb; return seconds taken.
 
     The chapter runs against an empty model cache, so the recorded time is what a reader pays on
-    a first run, and the stored outputs come from models trained from scratch.
+    a first run, and the stored outputs come from models trained from scratch. Progress bars are
+    off (``HANDBOOK_PROGRESS=0``): they belong to a reader's live run, not to the reference outputs.
     """
     nb = read_source(md_path)
     nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
@@ -120,18 +121,22 @@ def execute(md_path: Path, timeout: int = 900) -> float:
         store_widget_state=True,  # nbclient needs it for Output widgets; _normalize drops it
         resources={"metadata": {"path": str(md_path.parent)}},
     )
-    previous = os.environ.get("HANDBOOK_CACHE_DIR")
+    # inherited by the kernel: an empty model cache, and no progress bars in the reference outputs
+    settings = {"HANDBOOK_CACHE_DIR": None, "HANDBOOK_PROGRESS": "0"}
+    previous = {name: os.environ.get(name) for name in settings}
     with tempfile.TemporaryDirectory(prefix="handbook-cache-") as empty_cache:
-        os.environ["HANDBOOK_CACHE_DIR"] = empty_cache  # inherited by the kernel
+        settings["HANDBOOK_CACHE_DIR"] = empty_cache
+        os.environ.update(settings)
         try:
             start = time.perf_counter()
             client.execute()
             elapsed = time.perf_counter() - start
         finally:
-            if previous is None:
-                os.environ.pop("HANDBOOK_CACHE_DIR", None)
-            else:
-                os.environ["HANDBOOK_CACHE_DIR"] = previous
+            for name, value in previous.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
     _normalize(nb, md_path.stem)
     _write_text(nbformat.writes(nb) + "\n", md_path.with_suffix(".ipynb"))
     return elapsed

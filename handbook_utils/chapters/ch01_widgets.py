@@ -19,6 +19,7 @@ from typing import Any
 import ipywidgets as widgets
 from IPython.display import HTML
 
+from handbook_utils import runtime  # noqa: F401  (records glued values for the lab's {eval} roles)
 from handbook_utils.plotting import COLORS, spoken_html
 
 from .ch01_game import GameSummary, Phase, ProofGame, ProofResult, play_simulated_game
@@ -48,6 +49,9 @@ _BANNERS = {
     Phase.DONE: ("prediction", "Results", "Here is how the two jobs compared."),
 }
 """Per phase: the colour role of its banner, its name and what the reader does in it."""
+
+PLACEHOLDER = "Run this cell to play the game (it needs a running kernel)."
+"""What a notebook shows in place of the game before its cell has run."""
 
 def _word(text: str, role: str, *, bold: bool = False) -> str:
     """``text`` in the readable text colour of ``role`` (a :data:`COLORS` role with a ``_text`` twin)."""
@@ -181,7 +185,8 @@ class ProofGameWidget:
     # ---- display ----------------------------------------------------------------------------
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.ui._repr_mimebundle_(**kwargs)
+        # the plain-text fallback is what a saved notebook shows before the cell runs in a kernel
+        return {**self.ui._repr_mimebundle_(**kwargs), "text/plain": PLACEHOLDER}
 
     @property
     def option_buttons(self) -> tuple[widgets.Button, ...]:
@@ -203,6 +208,9 @@ class ProofGameWidget:
                 )
         else:
             self.feedback.value = "<i>Noted. No feedback until the end.</i>"
+        if not self.game.finished and self.game.phase is not pick.phase:
+            # a new phase starts: its banner explains it, and the last phase's verdict would mislead
+            self.feedback.value = ""
         self._refresh()
 
     def restart(self) -> None:

@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 
 from .. import checks
 from ..plotting import COLORS, describe_axes_as, figure_html, new_axes
+from ..runtime import placeholder
 from ..tasks import TwoStepTask
 
 __all__ = ["plot_greedy_tree", "greedy_tree_explorer"]
@@ -110,4 +111,5 @@ def greedy_tree_explorer(p_first: float = 0.55, top_after_first: float = 0.4, to
     rows = [widgets.HBox([widgets.HTML(f"<code>{names[k]}</code>", layout=widgets.Layout(width="90px")), sliders[k]])
             for k in values]
     out = widgets.interactive_output(draw, sliders)
-    return widgets.VBox([*rows, out])
+    return placeholder(widgets.VBox([*rows, out]), "Run this cell to explore the tree with sliders "
+                       "(they need a running kernel).")

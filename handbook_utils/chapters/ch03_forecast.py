@@ -32,6 +32,7 @@ from matplotlib.figure import Figure
 from .. import checks
 from ..metrics import Evaluation, evaluate
 from ..plotting import COLORS, FRACTION_LIMITS, PALETTE, figure_html, new_axes
+from ..runtime import placeholder
 from ..tasks import AdditionChainTask
 
 __all__ = [
@@ -174,7 +175,8 @@ def compounding_explorer(p: float = 0.99, T: int = 142):
     def row(name, slider):
         return widgets.HBox([widgets.HTML(f"<b>{name}</b>", layout=widgets.Layout(width="2.5em")), slider])
 
-    return widgets.VBox([row("p", p_slider), row("T", T_slider), readout, out])
+    return placeholder(widgets.VBox([row("p", p_slider), row("T", T_slider), readout, out]),
+                       "Run this cell to explore p and T with sliders (they need a running kernel).")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from handbook_utils import checks
+from handbook_utils import checks, runtime  # noqa: F401  (runtime: glued values for the lab)
 from handbook_utils.plotting import (
     COLORS,
     FRACTION_LIMITS,
@@ -44,6 +44,9 @@ from .ch05_figures import epoch_grid
 from .ch05_tokens import model_tokens_per_epoch
 
 __all__ = ["ExplorerState", "explorer_data", "plot_explorer", "explorer_summary_html", "ScheduleExplorer"]
+
+PLACEHOLDER = "Run this cell to explore the schedules with sliders (they need a running kernel)."
+"""What a notebook shows in place of the explorer before its cell has run."""
 
 
 @dataclass(frozen=True)
@@ -167,12 +170,12 @@ class ScheduleExplorer:
 
     _SPECS: dict[str, tuple[str, str, dict[str, Any]]] = {
         # name: (widget class, label, slider settings)
-        "end_epoch": ("FloatSlider", "linear: <i>E</i>", dict(min=1, max=300, step=1)),
+        "end_epoch": ("FloatSlider", "linear: <i>E</i>", dict(min=1, max=300, step=1, readout_format=".0f")),
         "k": ("FloatSlider", "exponential: <i>k</i>",
               dict(min=0.8, max=0.999, step=0.001, readout_format=".3f")),
-        "c": ("FloatSlider", "inverse sigmoid: <i>c</i>", dict(min=0, max=300, step=1)),
-        "b": ("FloatSlider", "inverse sigmoid: <i>b</i>", dict(min=0.5, max=60, step=0.5)),
-        "warmup_epochs": ("FloatSlider", "warmup epochs", dict(min=0, max=150, step=1)),
+        "c": ("FloatSlider", "inverse sigmoid: <i>c</i>", dict(min=0, max=300, step=1, readout_format=".0f")),
+        "b": ("FloatSlider", "inverse sigmoid: <i>b</i>", dict(min=0.5, max=60, step=0.5, readout_format=".1f")),
+        "warmup_epochs": ("FloatSlider", "warmup epochs", dict(min=0, max=150, step=1, readout_format=".0f")),
         "total_epochs": ("IntSlider", "total epochs", dict(min=10, max=300, step=5)),
         "seq_len": ("IntSlider", "answer length <i>T</i>", dict(min=1, max=400, step=1)),
     }
@@ -227,4 +230,5 @@ class ScheduleExplorer:
         self.figures_drawn += 1
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.ui._repr_mimebundle_(**kwargs)
+        # the plain-text fallback is what a saved notebook shows before the cell runs in a kernel
+        return {**self.ui._repr_mimebundle_(**kwargs), "text/plain": PLACEHOLDER}
