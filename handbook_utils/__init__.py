@@ -63,6 +63,7 @@ Code of single pages (``handbook_utils.chapters``)
 - ``chapters.ch06_comparison.stats``: mean ± spread over seeds, tables, verdicts.
 - ``chapters.ch06_comparison.costs``: seconds per step; K passes vs the sequential loop.
 - ``chapters.ch06_comparison.figures``: the chapter's figures and decision flowchart.
+- ``chapters.ch08_experiment``: chapter 8's arms (hard, expected, Gumbel, straight-through tokens) × seeds, held out.
 - ``chapters.ch09_experiment``: the path-star experiment: arms × seeds on held-out graphs.
 - ``chapters.ch09_figures``: the graph drawn, accuracy per path step, the arms compared.
 """

@@ -6,6 +6,7 @@
     python -m handbook_utils.experiments run ch09 [--setting full] [--workers N] [--engine local|ray]
     python -m handbook_utils.experiments check          # non-zero exit when a committed result is stale
     python -m handbook_utils.experiments spot ch09      # re-run one cell and compare with the stored one
+    python -m handbook_utils.experiments revalidate ch09  # after an edit: one cell per arm; re-stamp if equal
 
 An :class:`Experiment` names a module and the code its numbers depend on. The module provides
 
@@ -26,6 +27,8 @@ from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
+import datetime
 import hashlib
 import importlib
 import json
@@ -88,6 +91,9 @@ REGISTRY: dict[str, Experiment] = {
     for e in (
         Experiment("ch09", "handbook_utils.chapters.ch09_experiment", CORE_MODULES + ("chapters.ch09_experiment",),
                    "chapter 9: path-star arms (teacher forcing, reversed, teacherless, multi-token) over seeds"),
+        Experiment("ch08", "handbook_utils.chapters.ch08_experiment",
+                   CORE_MODULES + ("relaxed", "grid", "chapters.ch08_experiment"),
+                   "chapter 8: scheduled sampling with relaxed tokens, gradient stopped or flowing, over seeds"),
     )
 }
 
@@ -240,8 +246,11 @@ def check(directory: str | Path | None = None) -> list[str]:
                             "edits there would go unnoticed; add them to its depends")
         message = staleness(stored, settings=settings, modules=exp.depends, digest=exp.digest())
         if message:
-            problems.append(f"{message}; re-run: python -m handbook_utils.experiments run {exp.name} "
-                            f"--setting {stored.provenance.setting}")
+            fix = f"python -m handbook_utils.experiments run {exp.name} --setting {stored.provenance.setting}"
+            if "code it depends on" in message:
+                fix += (" (or, for an edit that should leave the numbers unchanged: python -m "
+                        f"handbook_utils.experiments revalidate {exp.name} --setting {stored.provenance.setting})")
+            problems.append(f"{message}; re-run: {fix}")
     return problems
 
 
@@ -300,7 +309,14 @@ def spot(name: str, setting: str = "full", *, index: int | None = None,
     start = time.perf_counter()
     out = run_jobs(exp.load().run_cell, [cell], workers=1)[0]
     wall = time.perf_counter() - start
-    old, new = _numbers(matches[0]), _numbers({**cell.label(), **out})
+    compared, difference = _compare(path, matches[0], {**cell.label(), **out})
+    return SpotCheck(path, cell.label(), compared, difference, wall)
+
+
+def _compare(path: Path, stored: Mapping, rerun: Mapping) -> tuple[int, float]:
+    """How many numbers a re-run cell reports, and the largest difference from the stored cell
+    (``inf`` for a changed non-number); timings are left out."""
+    old, new = _numbers(stored), _numbers(rerun)
     if old.keys() != new.keys():
         raise ValueError(f"{path}: the re-run cell reports other fields ({sorted(old.keys() ^ new.keys())[:5]})")
     diffs = []
@@ -310,7 +326,74 @@ def spot(name: str, setting: str = "full", *, index: int | None = None,
             diffs.append(0.0 if (a == b or (math.isnan(a) and math.isnan(b))) else abs(a - b))
         else:
             diffs.append(0.0 if a == b else math.inf)
-    return SpotCheck(path, cell.label(), len(diffs), max(diffs, default=0.0), wall)
+    return len(diffs), max(diffs, default=0.0)
+
+
+@dataclass(frozen=True)
+class Revalidation:
+    """One cell per group (every arm, say) trained again under changed code and compared with the store."""
+
+    path: Path
+    labels: list[dict]
+    max_differences: list[float]
+    wall_time_s: float
+    stamped: bool  # the results file now records the new code digest
+
+    @property
+    def reproduced(self) -> bool:
+        return all(d <= SPOT_TOLERANCE for d in self.max_differences)
+
+
+def revalidate(name: str, setting: str = "full", *, workers: int = 1,
+               directory: str | Path | None = None) -> Revalidation:
+    """Bring a stored result up to date with an edit that should not change its numbers, without the full grid.
+
+    A stored result goes stale on *any* edit to the code it declares, including a comment or a new
+    function that it never calls. Re-running every cell proves nothing more than re-running one cell
+    of each kind when the cells of a kind differ only in their seed: the same code path runs, with
+    other random numbers. So this trains one cell per distinct label-without-seed (one per arm, say),
+    compares every number with the stored one, and only if all of them reproduce records the new code
+    digest in the file's provenance (``revalidations``); otherwise it changes nothing and the message
+    says to re-run the grid. A changed setting, or changed declared modules, always needs ``run``.
+    """
+    exp = get(name)
+    workers = checks.positive_int("workers", workers)
+    path = result_path(exp.name, setting, directory)
+    stored = load(path)
+    setting_obj = exp.setting(setting)
+    digest = exp.digest()
+    message = staleness(stored, settings=setting_obj, modules=exp.depends, digest=digest)
+    if message is None:
+        return Revalidation(path, [], [], 0.0, stamped=False)
+    if "changed since" not in message or "code it depends on" not in message:
+        raise ValueError(f"{message}; only a code change can be revalidated: run the experiment again")
+    groups: dict[str, object] = {}
+    for cell in exp.load().cells(setting_obj):
+        kind = json.dumps({k: v for k, v in cell.label().items() if k != "seed"}, sort_keys=True)
+        groups.setdefault(kind, cell)
+    chosen = list(groups.values())
+    start = time.perf_counter()
+    outputs = run_jobs(exp.load().run_cell, chosen, workers=workers, costs=[c.cost for c in chosen])
+    wall = time.perf_counter() - start
+    differences = []
+    for cell, out in zip(chosen, outputs):
+        matches = stored.select(**cell.label())
+        if len(matches) != 1:
+            raise ValueError(f"{path} holds {len(matches)} cells labelled {cell.label()}, expected one")
+        differences.append(_compare(path, matches[0], {**cell.label(), **out})[1])
+    labels = [cell.label() for cell in chosen]
+    result = Revalidation(path, labels, differences, wall, stamped=False)
+    if not result.reproduced:
+        return result
+    if exp.digest() != digest:
+        raise RuntimeError(f"the code of {exp.name} changed while it was being revalidated; run revalidate again")
+    record = {"code_digest": digest, "from_digest": stored.provenance.current_digest, "cells": labels,
+              "date": datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat(),
+              "torch": str(torch.__version__), "wall_time_s": wall}
+    provenance = dataclasses.replace(stored.provenance,
+                                     revalidations=[*stored.provenance.revalidations, record])
+    save(StoredResult(provenance, stored.cells), path)
+    return dataclasses.replace(result, stamped=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -335,6 +418,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_spot.add_argument("--setting", default="full")
     p_spot.add_argument("--index", type=int, default=None, help="which cell (default: the cheapest)")
     p_spot.add_argument("--dir", default=None)
+    p_re = sub.add_parser("revalidate", help="after a code edit: re-run one cell per arm; if every number "
+                                             "reproduces, record the new code digest (else re-run the grid)")
+    p_re.add_argument("name")
+    p_re.add_argument("--setting", default="full")
+    p_re.add_argument("--workers", type=int, default=1)
+    p_re.add_argument("--dir", default=None)
     args = parser.parse_args(argv)
 
     if args.command == "list":
@@ -353,6 +442,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             n = len(list((Path(args.dir) if args.dir else RESULTS_DIR).glob("*.json")))
             print(f"results up to date ({n} files)")
         return 1 if problems else 0
+    if args.command == "revalidate":
+        checked = revalidate(args.name, args.setting, workers=args.workers, directory=args.dir)
+        if not checked.labels:
+            print(f"{checked.path} is up to date; nothing to revalidate")
+            return 0
+        for label, difference in zip(checked.labels, checked.max_differences):
+            print(f"  {label}: max difference {difference:.3g}")
+        if checked.stamped:
+            print(f"{checked.path}: every re-run cell reproduced; recorded the new code digest "
+                  f"({checked.wall_time_s / 60:.1f} min)")
+            return 0
+        print(f"{checked.path}: NOT reproduced; the numbers depend on the edit: python -m "
+              f"handbook_utils.experiments run {args.name} --setting {args.setting}", file=sys.stderr)
+        return 1
     result = spot(args.name, args.setting, index=args.index, directory=args.dir)
     verdict = "reproduced" if result.reproduced else "NOT reproduced"
     print(f"{result.path} cell {result.label}: {verdict}; max difference {result.max_difference:.3g} over "
