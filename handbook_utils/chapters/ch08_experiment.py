@@ -139,7 +139,8 @@ class SoftSetting:
         if arm == "hard tokens":
             return ScheduledSampling(schedule, mode="parallel", passes=1, mix="sample")
         relax = {"expected": "expected", "Gumbel": "gumbel", "straight-through": "straight_through"}[arm.split(",")[0]]
-        return SoftScheduledSampling(schedule, relax=relax, tau=self.tau, grad_through_first_pass=arm.endswith("through"))
+        through = arm.endswith("through")
+        return SoftScheduledSampling(schedule, relax=relax, tau=self.tau, grad_through_first_pass=through)
 
     def recipe(self, task: str, arm: str, seed: int) -> Recipe:
         """One training run: a Recipe, so it trains like every model of the book."""
