@@ -64,6 +64,9 @@ Code of single pages (``handbook_utils.chapters``)
 - ``chapters.ch06_comparison.costs``: seconds per step; K passes vs the sequential loop.
 - ``chapters.ch06_comparison.figures``: the chapter's figures and decision flowchart.
 - ``chapters.ch08_experiment``: chapter 8's arms (hard, expected, Gumbel, straight-through tokens) × seeds, held out.
+- ``chapters.ch08_mechanics``: a small categorical: REINFORCE, Gumbel-softmax, straight-through vs the exact gradient.
+- ``chapters.ch08_toy_figures``: relaxed samples, bias and spread against τ and draws, plotted; the τ slider.
+- ``chapters.ch08_figures``: chapter 8's arms over seeds: intervals, paired verdicts, table and figure.
 - ``chapters.ch09_experiment``: the path-star experiment: arms × seeds on held-out graphs.
 - ``chapters.ch09_figures``: the graph drawn, accuracy per path step, the arms compared.
 """
