@@ -34,7 +34,7 @@ from handbook_utils.generation import generate_ids  # noqa: E402
 from handbook_utils.models import GPT, GPTConfig, count_parameters, make_model  # noqa: E402
 from handbook_utils.recipes import five_term_recipe  # noqa: E402
 from handbook_utils.runtime import time_in_turns  # noqa: E402
-from handbook_utils.strategies import ScheduledSampling, TeacherForcing  # noqa: E402
+from handbook_utils.strategies import ScheduledSampling, SoftScheduledSampling, TeacherForcing  # noqa: E402
 from handbook_utils.training import configure_optimizer  # noqa: E402
 
 FIVE_TERM = five_term_recipe()  # the training target: 5-term chains, loss <= 0.02 in under 60 s
@@ -101,6 +101,23 @@ def ss_over_tf(repeats: int) -> None:
     t_tf2, t_seq = side_by_side(tf, seq, max(3, repeats // 3), warmup=1)
     line("ss_sequential_over_tf", t_seq / t_tf2, "none; for contrast",
          f"[{t_seq * 1e3:.0f} ms vs {t_tf2 * 1e3:.1f} ms]")
+
+
+def soft_ss_over_tf(repeats: int) -> None:
+    """Scheduled sampling with soft inputs (chapter 8) over a TF step: the expected embedding with the
+    first pass gradient-free (one extra forward pass) and with the gradient flowing through it (the first
+    pass is then trained too: about a second forward-and-backward)."""
+    task = FIVE_TERM.task
+    model = FIVE_TERM.build_model()
+    optimizer = configure_optimizer(model, 1e-4, 0.0)
+    batch = task.batch(task.sample(32, 0))
+    tf = _training_step(model, optimizer, TeacherForcing(), batch)
+    for name, through, target in (("ss_soft_stopped_over_tf", False, "<= 1.5x, floor ~1.33x"),
+                                  ("ss_soft_through_over_tf", True, "none; floor ~2x (two passes trained)")):
+        soft = _training_step(model, optimizer, SoftScheduledSampling(0.25, relax="expected",
+                                                                      grad_through_first_pass=through), batch)
+        t_tf, t_soft = side_by_side(tf, soft, repeats)
+        line(name, t_soft / t_tf, target, f"[{t_soft * 1e3:.1f} ms vs {t_tf * 1e3:.1f} ms]")
 
 
 def kv_cache_speedup(repeats: int) -> None:
@@ -183,6 +200,7 @@ def main(argv=None) -> None:
     r = 3 if args.quick else 10
     tf_parallel_speedup(r)
     ss_over_tf(3 * r)
+    soft_ss_over_tf(3 * r)
     kv_cache_speedup(r)
     train_tokens_per_s_vs_reference(3 * r)
     if not args.quick:
