@@ -37,7 +37,7 @@ METRICS: dict[str, MetricInfo] = {
     "recovery": MetricInfo("recovery", True),
     "valid_recovery": MetricInfo("valid recovery", True),
     "tf_loss": MetricInfo("tf loss", False, None),
-    "step_time_s": MetricInfo("s per step", False, None),
+    "step_time_s": MetricInfo("ms per step", False, None),
 }
 """What each cell reports that the chapter compares, and which direction is good."""
 
@@ -137,14 +137,15 @@ def comparisons(cells: Sequence[Mapping], task: str, reference: str,
 
 def format_table(summary: Mapping[str, Mapping[str, SeedInterval]], metrics: Sequence[str]) -> str:
     """One row per arm: ``mean [low, high]`` per metric (95% interval over seeds)."""
-    width = 21
+    width = 22
     name_w = max(len(a) for a in summary) + 2
     lines = [" " * name_w + "".join(f"{METRICS[m].label:>{width}}" for m in metrics)]
     for arm, row in summary.items():
         cells = []
         for m in metrics:
-            iv, fmt = row[m], ("{:.4f}" if m == "step_time_s" else "{:.3f}")
-            cells.append(f"{fmt.format(iv.mean)} [{fmt.format(iv.low)}, {fmt.format(iv.high)}]")
+            ms = m == "step_time_s"  # shown in milliseconds
+            iv, scale, fmt = row[m], (1e3 if ms else 1.0), ("{:.1f}" if ms else "{:.3f}")
+            cells.append(f"{fmt.format(iv.mean * scale)} [{fmt.format(iv.low * scale)}, {fmt.format(iv.high * scale)}]")
         lines.append(f"{arm:<{name_w}}" + "".join(f"{c:>{width}}" for c in cells))
     return "\n".join(lines)
 
