@@ -247,7 +247,8 @@ def check(directory: str | Path | None = None) -> list[str]:
         message = staleness(stored, settings=settings, modules=exp.depends, digest=exp.digest())
         if message:
             fix = f"python -m handbook_utils.experiments run {exp.name} --setting {stored.provenance.setting}"
-            if "code it depends on" in message:
+            p = stored.provenance
+            if staleness(stored, settings=settings, modules=p.current_modules, digest=p.current_digest) is None:
                 fix += (" (or, for an edit that should leave the numbers unchanged: python -m "
                         f"handbook_utils.experiments revalidate {exp.name} --setting {stored.provenance.setting})")
             problems.append(f"{message}; re-run: {fix}")
@@ -354,7 +355,8 @@ def revalidate(name: str, setting: str = "full", *, workers: int = 1,
     other random numbers. So this trains one cell per distinct label-without-seed (one per arm, say),
     compares every number with the stored one, and only if all of them reproduce records the new code
     digest in the file's provenance (``revalidations``); otherwise it changes nothing and the message
-    says to re-run the grid. A changed setting, or changed declared modules, always needs ``run``.
+    says to re-run the grid. Declared modules may have changed too (they are code); a changed setting
+    makes another grid and always needs ``run``.
     """
     exp = get(name)
     workers = checks.positive_int("workers", workers)
@@ -362,11 +364,13 @@ def revalidate(name: str, setting: str = "full", *, workers: int = 1,
     stored = load(path)
     setting_obj = exp.setting(setting)
     digest = exp.digest()
-    message = staleness(stored, settings=setting_obj, modules=exp.depends, digest=digest)
-    if message is None:
+    # Changed settings make another grid, so only `run` will do. (Changed declared modules are code.)
+    other = staleness(stored, settings=setting_obj, modules=stored.provenance.current_modules,
+                      digest=stored.provenance.current_digest)
+    if other is not None:
+        raise ValueError(f"{other}; only a code change can be revalidated: run the experiment again")
+    if staleness(stored, settings=setting_obj, modules=exp.depends, digest=digest) is None:
         return Revalidation(path, [], [], 0.0, stamped=False)
-    if "changed since" not in message or "code it depends on" not in message:
-        raise ValueError(f"{message}; only a code change can be revalidated: run the experiment again")
     groups: dict[str, object] = {}
     for cell in exp.load().cells(setting_obj):
         kind = json.dumps({k: v for k, v in cell.label().items() if k != "seed"}, sort_keys=True)
@@ -387,7 +391,8 @@ def revalidate(name: str, setting: str = "full", *, workers: int = 1,
         return result
     if exp.digest() != digest:
         raise RuntimeError(f"the code of {exp.name} changed while it was being revalidated; run revalidate again")
-    record = {"code_digest": digest, "from_digest": stored.provenance.current_digest, "cells": labels,
+    record = {"code_digest": digest, "modules": sorted(set(exp.depends)),
+              "from_digest": stored.provenance.current_digest, "cells": labels,
               "date": datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat(),
               "torch": str(torch.__version__), "wall_time_s": wall}
     provenance = dataclasses.replace(stored.provenance,

@@ -43,7 +43,7 @@ from .files import atomic_write, tree_digest
 FORMAT = 1
 RESULTS_DIR = PACKAGE_ROOT.parent / "results"
 
-CORE_MODULES = ("tasks", "models", "strategies", "schedules", "training", "metrics", "generation", "checks",
+CORE_MODULES = ("tasks", "models", "strategies", "relaxed", "schedules", "training", "metrics", "generation", "checks",
                 "runtime", "device", "recipes", "cache", "files")
 """The modules every trained number depends on (the training core), as names under ``handbook_utils``."""
 
@@ -100,6 +100,9 @@ class Provenance:
     engine: str
     wall_time_s: float  # the cells' own times, summed (one core each); a resumed run counts every cell once
     date: str  # UTC, ISO 8601
+    # Later code digests under which cells were re-run and reproduced every stored number
+    # (handbook_utils.experiments.revalidate): [{"code_digest", "modules", "from_digest", "cells", "date", ...}]
+    revalidations: list = field(default_factory=list)
 
     @classmethod
     def collect(cls, experiment: str, setting: str, setting_obj, seeds: Sequence[int], modules: Sequence[str], *,
@@ -116,6 +119,17 @@ class Provenance:
             date=datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat(),
         )
 
+    @property
+    def current_digest(self) -> str:
+        """The code digest the stored numbers are known to hold under: the last revalidation's, else the
+        one they were computed with."""
+        return self.revalidations[-1]["code_digest"] if self.revalidations else self.code_digest
+
+    @property
+    def current_modules(self) -> list[str]:
+        """The modules :attr:`current_digest` covers."""
+        return list(self.revalidations[-1]["modules"]) if self.revalidations else list(self.modules)
+
     def describe(self) -> str:
         """A few lines for a chapter page: what ran, where, when, and on which code."""
         seeds = ", ".join(str(s) for s in self.seeds)
@@ -126,7 +140,15 @@ class Provenance:
             f"engine {self.engine})\n"
             f"torch {self.torch}, Python {self.python}; code digest {self.code_digest} of handbook_utils."
             f"{{{', '.join(self.modules)}}}"
+        ) + "".join(
+            f"\nrevalidated {r['date']} under code digest {r['code_digest']}: {len(r['cells'])} cell(s) "
+            f"({', '.join(_label_text(c) for c in r['cells'])}) trained again reproduced every stored number"
+            for r in self.revalidations
         )
+
+
+def _label_text(label: Mapping) -> str:
+    return " ".join(f"{k}={v}" for k, v in label.items())
 
 
 @dataclass
@@ -175,7 +197,8 @@ def load(path: str | os.PathLike) -> StoredResult:
     if not isinstance(data, dict) or data.get("format") != FORMAT or not {"provenance", "cells"} <= data.keys():
         raise ValueError(f"{path} is not a results file of format {FORMAT}")
     known = {f.name for f in fields(Provenance)}
-    if set(data["provenance"]) != known:
+    optional = {"revalidations"}  # absent from files written before it existed
+    if not known - optional <= set(data["provenance"]) <= known:
         raise ValueError(f"{path}: provenance must have the fields {sorted(known)}")
     return StoredResult(Provenance(**data["provenance"]), list(data["cells"]), path)
 
@@ -209,13 +232,13 @@ def staleness(result: StoredResult, *, settings, modules: Sequence[str], digest:
     p = result.provenance
     where = str(result.path) if result.path is not None else f"{p.experiment}_{p.setting}"
     modules = sorted(set(modules))
-    if p.modules != modules:
-        return (f"{where} is stale: it covers the code of {p.modules}, but experiment {p.experiment!r} now "
+    if p.current_modules != modules:
+        return (f"{where} is stale: it covers the code of {p.current_modules}, but experiment {p.experiment!r} now "
                 f"depends on {modules}")
     digest = digest if digest is not None else code_digest(modules)
-    if p.code_digest != digest:
+    if p.current_digest != digest:
         return (f"{where} is stale: the code it depends on (handbook_utils.{{{', '.join(modules)}}}) changed since "
-                f"it was computed (code digest {p.code_digest}, now {digest})")
+                f"it was computed (code digest {p.current_digest}, now {digest})")
     now = json.loads(json.dumps(describe(settings)))  # as it would read back from the file
     changed = _differences(p.settings, now)
     if changed:

@@ -173,6 +173,56 @@ def test_spot_reproduces_a_cell_and_catches_a_changed_number(smoke_dir, tmp_path
     assert not tampered.reproduced and math.isclose(tampered.max_difference, 1e-3, rel_tol=1e-6)
 
 
+def test_revalidate_restamps_a_result_whose_cells_reproduce_under_edited_code(smoke_dir, tmp_path):
+    scratch = tmp_path / "scratch"
+    shutil.copytree(smoke_dir, scratch)
+    path = scratch / "ch09_smoke.json"
+    data = json.loads(path.read_text())
+    data["provenance"]["code_digest"] = "0123456789abcdef"  # as if computed before an edit
+    data["provenance"]["modules"] = data["provenance"]["modules"][1:]  # that also declared one module more
+    path.write_text(json.dumps(data))
+    assert experiments.check(scratch)
+    assert "revalidate ch09 --setting smoke" in experiments.check(scratch)[0]
+    checked = experiments.revalidate("ch09", "smoke", directory=scratch)
+    setting = ch09_experiment.SETTINGS["smoke"]
+    assert checked.stamped and checked.reproduced
+    assert checked.labels == [{"arm": arm, "seed": setting.seeds[0]} for arm in setting.arms]  # one per arm
+    assert experiments.check(scratch) == []
+    stored = load(path)
+    assert stored.provenance.code_digest == "0123456789abcdef"  # the original record is kept
+    assert stored.provenance.current_digest == experiments.get("ch09").digest()
+    assert stored.cells == load(smoke_dir / "ch09_smoke.json").cells
+    assert "revalidated" in stored.provenance.describe()
+    again = experiments.revalidate("ch09", "smoke", directory=scratch)
+    assert not again.labels and not again.stamped  # up to date: nothing to do
+
+
+def test_revalidate_refuses_numbers_that_do_not_reproduce_and_setting_changes(smoke_dir, tmp_path, capsys):
+    scratch = tmp_path / "scratch"
+    shutil.copytree(smoke_dir, scratch)
+    path = scratch / "ch09_smoke.json"
+    data = json.loads(path.read_text())
+    data["provenance"]["code_digest"] = "0123456789abcdef"
+    data["cells"][0]["exact_match"] += 0.25  # the edit changed a number
+    path.write_text(json.dumps(data))
+    before = path.read_text()
+    assert experiments.main(["revalidate", "ch09", "--setting", "smoke", "--dir", str(scratch)]) == 1
+    assert "NOT reproduced" in capsys.readouterr().err
+    assert path.read_text() == before and experiments.check(scratch)  # still stale, file untouched
+    data["cells"][0]["exact_match"] -= 0.25
+    data["provenance"]["settings"]["lr"] = 0.5
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="only a code change can be revalidated"):
+        experiments.revalidate("ch09", "smoke", directory=scratch)
+
+
+def test_a_results_file_from_before_revalidations_still_loads(smoke_dir, tmp_path):
+    data = json.loads((smoke_dir / "ch09_smoke.json").read_text())
+    del data["provenance"]["revalidations"]
+    (tmp_path / "ch09_smoke.json").write_text(json.dumps(data))
+    assert load(tmp_path / "ch09_smoke.json").provenance.revalidations == []
+
+
 NOT_RUN_YET = "results/ holds no committed result yet: python -m handbook_utils.experiments run ch09 --setting full"
 
 
