@@ -104,3 +104,12 @@ def test_registered_with_every_import_declared():
     assert exp.load() is xp and experiments.undeclared_imports("ch08") == []
     assert set(exp.load().SETTINGS) >= {"quick", "full"}
     assert torch.__version__  # the cell cache is keyed by it
+
+
+def test_gradient_alignment_probe():
+    task = SMOKE.task("short chains")
+    model = make_model(GPTConfig.for_task(task, n_layer=1, n_head=1, n_embd=8), seed=0)
+    out = xp.gradient_alignment(model, task, SMOKE, n=16)
+    assert -1 <= out["alignment"] <= 1 and 0 <= out["raises_gold"] <= 1
+    with torch.no_grad():  # the probe needs autograd even where the caller has turned it off
+        assert xp.gradient_alignment(model, task, SMOKE, n=16) == out

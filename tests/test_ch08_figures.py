@@ -86,3 +86,20 @@ def test_tau_explorer_redraws_on_a_move():
     assert explorer.figures_drawn == 1 and explorer.tau == pytest.approx(0.1)
     with pytest.raises(ValueError, match="tau"):
         toy_views.TauExplorer(tau=1000.0)
+
+
+def test_gradient_effect_and_overall_words():
+    cells = _cells(0.1)
+    assert views.gradient_effect(cells, "long chains") == {}  # no pair that differs only in the gradient
+    for c in list(cells):
+        if c["arm"] == "expected, through":
+            cells.append({**c, "arm": "expected, stopped", "exact_match": c["exact_match"] - 0.1})
+    effect = views.gradient_effect(cells, "long chains")
+    assert list(effect) == [("expected, through", "expected, stopped")]
+    assert effect[("expected, through", "expected, stopped")]["exact_match"].word == "better"
+    assert views.overall(["better", "within noise"]) == "helped"
+    assert views.overall(["worse", "within noise"]) == "hurt"
+    assert views.overall(["worse", "better"]) == "mixed"
+    assert views.overall(["within noise"]) == "no difference the seeds resolve"
+    with pytest.raises(ValueError, match="words"):
+        views.overall(["good"])

@@ -192,3 +192,32 @@ def plot_arms(cells: Sequence[Mapping], metrics: Sequence[str] = ("exact_match",
     axes[0][0].set_ylabel("share of held-out problems")
     axes[0][-1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=9)
     return fig
+
+
+# --------------------------------------------------------------------------------------------
+# The footnote's question: does the gradient through the choice help?
+
+GRADIENT_PAIRS: tuple[tuple[str, str], ...] = (
+    ("straight-through, through", "hard tokens"),  # the same tokens in the forward pass: only the gradient differs
+    ("expected, through", "expected, stopped"),  # the same soft inputs: only the gradient differs
+)
+"""Pairs of arms that differ in nothing but whether the loss reaches the first pass through the choice."""
+
+
+def gradient_effect(cells: Sequence[Mapping], task: str,
+                    metrics: Sequence[str] = ("exact_match", "recovery", "tf_loss")) -> dict[tuple[str, str], dict]:
+    """For each pair of :data:`GRADIENT_PAIRS` present on ``task``: ``{(arm, reference): {metric: Comparison}}``."""
+    present = set(arms_of(select(cells, task=task)))
+    return {(a, r): {m: compare(cells, task, a, r, m) for m in metrics}
+            for a, r in GRADIENT_PAIRS if a in present and r in present}
+
+
+def overall(words: Sequence[str]) -> str:
+    """One phrase for a set of verdict words: "helped", "hurt", "mixed" or "no difference the seeds resolve"."""
+    words = list(words)
+    if not words or not all(w in ("better", "worse", "within noise") for w in words):
+        raise ValueError(f"words must be a non-empty list of 'better', 'worse', 'within noise', got {words}")
+    better, worse = "better" in words, "worse" in words
+    if better and worse:
+        return "mixed"
+    return "helped" if better else "hurt" if worse else "no difference the seeds resolve"
