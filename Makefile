@@ -14,6 +14,7 @@ BIN := $(VENV)/bin
 # or TORCH_SPEC= to keep a torch you installed into .venv yourself.
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed-stamp
+LAB_CONFIG := $(VENV)/etc/jupyter/jupyter_server_config.py
 
 # Trained models are cached here (handbook_utils.cache); the book, `make lab` and the tests share
 # them. `make clean` keeps this folder (gpu-size models take long to train); `make clean-cache`
@@ -37,7 +38,8 @@ help:
 	@echo "                  HANDBOOK_SIZE, HANDBOOK_DEVICE)"
 	@echo "make test         everything: lint, pair check, unit tests, nbval, book build, browser test"
 	@echo "make lint         ruff (rule sets F, E, B, UP, SIM, I) over the package, tests, tools"
-	@echo "make lab          open JupyterLab on chapters/ with the project's kernel"
+	@echo "make lab          open JupyterLab on chapters/ with the project's kernel (more"
+	@echo "                  arguments: make lab LAB_ARGS=\"--port 8890\"; as root it adds --allow-root)"
 	@echo "make notebooks    re-execute chapters/*.md into their reference .ipynb twins"
 	@echo "                  (or only some: make notebooks CHAPTERS=chapters/NN_name.md)"
 	@echo "make bench        run the benchmark script (ratios measured side by side)"
@@ -49,13 +51,14 @@ help:
 	@echo "make check-pairs  check every chapters/*.md against its .ipynb twin"
 	@echo "make unit         unit and property tests (pytest tests, without the browser test)"
 	@echo "make nbval        re-execute the reference notebooks and compare their outputs"
-	@echo "make browser      open every built page in headless Chromium (needs make book)"
+	@echo "make browser      open every built page, then chapters in JupyterLab, in headless"
+	@echo "                  Chromium (needs make book)"
 	@echo "make clean        remove build outputs (_build, _vendor) but keep the trained models"
 	@echo "                  in $(MODEL_CACHE)"
 	@echo "make clean-cache  remove the trained-model cache $(MODEL_CACHE) too"
 	@echo "make help         this list"
 
-setup: $(STAMP) _vendor/.stamp
+setup: $(STAMP) _vendor/.stamp $(LAB_CONFIG)
 
 # The stamp is touched only after a complete install, so an interrupted set-up runs again; and
 # tools/ensure_venv.sh recreates a venv left without a working pip by an interrupt in `venv`.
@@ -65,6 +68,11 @@ $(STAMP): pyproject.toml
 	@if [ -n "$(TORCH_SPEC)" ]; then $(BIN)/python -m pip install --quiet $(TORCH_SPEC); fi
 	$(BIN)/python -m pip install --quiet -e ".[book,test,ray]"
 	@touch $@
+
+# The lab's settings (tools/handbook_lab.py): chapters pair both ways and show their numbers, markdown
+# opens as a notebook, and every lab started from .venv caches models in $(MODEL_CACHE).
+$(LAB_CONFIG): tools/handbook_lab.py | $(STAMP)
+	$(BIN)/python tools/handbook_lab.py install $(VENV)
 
 _vendor/.stamp: tools/vendor/package.json tools/vendor/package-lock.json tools/vendor/widgets-config.js tools/vendor/widgets-a11y.js tools/vendor_assets.py | $(STAMP)
 	$(BIN)/python tools/vendor_assets.py
@@ -76,14 +84,18 @@ _vendor/.stamp: tools/vendor/package.json tools/vendor/package-lock.json tools/v
 # and re-executed. With unchanged inputs it does nothing and a rebuild executes nothing.
 book: setup
 	$(BIN)/python tools/build_inputs.py refresh
-	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	HANDBOOK_PROGRESS=0 $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "The book is built: open _build/html/index.html (or run: $(BIN)/python -m http.server -d _build/html)"
 
 notebooks: $(STAMP)
 	$(BIN)/python tools/notebooks.py execute $(CHAPTERS)
 
-lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=chapters
+# Extra arguments: make lab LAB_ARGS="--port 8890 --no-browser". As root (containers, cloud
+# notebooks) JupyterLab refuses to start without --allow-root, so it is added, with a note.
+LAB_ARGS ?=
+lab: $(STAMP) $(LAB_CONFIG)
+	@if [ "$$(id -u)" = 0 ]; then echo "lab: running as root, so adding --allow-root"; fi
+	$(BIN)/jupyter lab --notebook-dir=chapters $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check handbook_utils tests tools benchmarks
@@ -95,9 +107,10 @@ unit: $(STAMP)
 	$(BIN)/pytest tests -q --ignore=tests/browser
 
 nbval: $(STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider --nbval --nbval-current-env \
+	HANDBOOK_PROGRESS=0 $(BIN)/pytest -q -p no:cacheprovider --nbval --nbval-current-env \
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg chapters/
 
+# The static book's pages, then JupyterLab itself (tests/browser/test_lab.py starts its own lab).
 browser: setup
 	tools/ensure_chromium.sh
 	$(BIN)/pytest -q -p no:cacheprovider tests/browser
