@@ -38,6 +38,8 @@ METRICS: dict[str, MetricInfo] = {
     "valid_recovery": MetricInfo("valid recovery", True),
     "tf_loss": MetricInfo("tf loss", False, None),
     "step_time_s": MetricInfo("ms per step", False, None),
+    "alignment": MetricInfo("grad cosine", True, (-1.0, 1.0)),
+    "raises_gold": MetricInfo("raises gold", True),
 }
 """What each cell reports that the chapter compares, and which direction is good."""
 

@@ -8,6 +8,7 @@ they differ without colour too.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -132,6 +133,7 @@ class TauExplorer:
     """
 
     LABEL = "temperature <i>τ</i>"
+    TAU_RANGE = (0.01, 100.0)  # the slider's ends (it moves in steps of 10^0.05)
 
     def __init__(self, toy: CategoricalToy | None = None, tau: float = 1.0, *, seed: int = 0,
                  draw_now: bool = True) -> None:
@@ -141,8 +143,10 @@ class TauExplorer:
         self.toy = toy if toy is not None else CategoricalToy()
         checks.instance("toy", self.toy, CategoricalToy)
         self.seed = checks.seed("seed", seed)
-        tau = checks.number("tau", tau, 0.01, 100.0)
-        self.slider = widgets.FloatLogSlider(value=tau, base=10, min=-2, max=2, step=0.05, description="",
+        lo, hi = self.TAU_RANGE
+        tau = checks.number("tau", tau, lo, hi)
+        self.slider = widgets.FloatLogSlider(value=tau, base=10, min=math.log10(lo), max=math.log10(hi), step=0.05,
+                                             description="",
                                              continuous_update=False, readout_format=".2f",
                                              tooltip=re.sub(r"<[^>]+>", "", self.LABEL))
         self.slider.observe(lambda _change: self.update(), names="value")
