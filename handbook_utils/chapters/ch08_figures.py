@@ -85,11 +85,14 @@ def select(cells: Sequence[Mapping], **where) -> list[Mapping]:
 
 
 def summarize(cells: Sequence[Mapping], task: str,
-              metrics: Sequence[str] = tuple(METRICS)) -> dict[str, dict[str, SeedInterval]]:
-    """``{arm: {metric: SeedInterval}}`` over the seeds of each arm on ``task``, in the book's arm order."""
+              metrics: Sequence[str] | None = None) -> dict[str, dict[str, SeedInterval]]:
+    """``{arm: {metric: SeedInterval}}`` over the seeds of each arm on ``task``, in the book's arm order
+    (``metrics``: default, every one of :data:`METRICS` that the cells report)."""
     rows = select(cells, task=task)
     if not rows:
         raise ValueError(f"no cells for task {task!r}; tasks: {tasks_of(cells)}")
+    if metrics is None:
+        metrics = [m for m in METRICS if m in rows[0]]
     return {arm: {m: seed_interval([c[m] for c in rows if c["arm"] == arm], _metric(m).bounds) for m in metrics}
             for arm in arms_of(rows)}
 
