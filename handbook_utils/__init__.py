@@ -23,6 +23,7 @@ The core
 - ``training``: the one training loop, ``train(model, task, strategy, TrainConfig)``.
 - ``generation``: free-running generation (batched, KV cache), greedy vs beam search, log P(answer).
 - ``metrics``: teacher-forced vs free-running evaluation, exact KL, error injection.
+- ``rl``: training on the model's own answers: REINFORCE, group-relative, DAgger with the task's expert.
 - ``recipes``: named, cached training recipes shared by the chapters (``quick`` and ``gpu`` sizes).
 - ``grid``: many independent runs on a local process pool, or on Ray.
 - ``results``: the committed results store: small JSON files with their provenance, checked for staleness.

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .. import checks
-from .base import Example, Task, Tokenizer
+from .base import EOS, Example, Task, Tokenizer
 
 THINK, END_THINK = "<think>", "</think>"
 GENERATION_SLACK = 16
@@ -223,6 +223,59 @@ class AdditionChainTask(Task):
                   for before, line in zip(lines, lines[1:])]
         chain_valid = all(valid) and len(lines[-1]) == 1
         return ChainCheck(True, tuple(valid), chain_valid, follows, correct)
+
+    # ---------------------------------------------------------------- the expert (chapter 7)
+
+    @classmethod
+    def oracle_next(cls, prompt: str, written: str) -> str:
+        """What an expert would write next after ``written`` (the answer so far, right or wrong): one
+        character, or :data:`~handbook_utils.tasks.base.EOS` when the answer is complete.
+
+        On a gold prefix this is the gold next character. After a slip the expert does *not* pretend
+        the slip away: it reasons validly from the model's own notes. The next line is the correct
+        reduction of the last line written (a line that does not parse counts as not written, so the
+        expert rewrites it properly), and the answer is the sum of the chain's last line. So "correct"
+        after a slip means *consistent*: every line follows from the one before, and the answer
+        follows the chain. Inside a line or a tag that has already gone wrong the expert keeps to its
+        own text position by position (it cannot erase). Used by on-policy imitation (DAgger).
+        """
+        terms = cls.terms_of(prompt)
+        if not isinstance(written, str):
+            raise TypeError(f"written must be a str, got {type(written).__name__}")
+        if len(written) < len(THINK):
+            return THINK[len(written)]
+        body = written[len(THINK):]
+        if "<" in body:  # the closing tag has begun: finish it, then the answer the chain supports
+            chain, tail = body[: body.index("<")], body[body.index("<"):]
+            if len(tail) < len(END_THINK):
+                return END_THINK[len(tail)]
+            answer = str(sum(cls._last_parsed_line(chain.split("="), terms)))
+            answer_written = tail[len(END_THINK):]
+            return answer[len(answer_written)] if len(answer_written) < len(answer) else EOS
+        *complete, partial = body.split("=")
+        if complete:
+            before = cls._last_parsed_line(complete, terms)
+            line = [before[0] + before[1], *before[2:]] if len(before) >= 2 else before
+        else:
+            line = terms  # the first line copies the question
+        text = "+".join(map(str, line))
+        if len(partial) < len(text):
+            return text[len(partial)]
+        return END_THINK[0] if len(line) == 1 else "="
+
+    @classmethod
+    def oracle_targets(cls, prompt: str, written: str) -> list[str]:
+        """:meth:`oracle_next` after every prefix ``written[:i]``, ``i = 0 … len(written)``: the expert's
+        target at every position a model reads its own answer (``len(written) + 1`` entries)."""
+        return [cls.oracle_next(prompt, written[:i]) for i in range(len(written) + 1)]
+
+    @staticmethod
+    def _last_parsed_line(lines: Sequence[str], terms: list[int]) -> list[int]:
+        """The numbers of the last line of ``lines`` that parses (the question's terms if none does)."""
+        for line in reversed(lines):
+            if _LINE.fullmatch(line):
+                return [int(x) for x in line.split("+")]
+        return list(terms)
 
     def generation_budget(self, target_length: int) -> int:
         """How many tokens to let a model write for a target of ``target_length`` characters:
