@@ -118,8 +118,14 @@ def generate_ids(
     for b, p in enumerate(prompts):
         seq[b, : len(p)] = torch.tensor(list(p), dtype=torch.long)
     prompt_lens = torch.tensor(lens, device=device)  # (B,)
-    out: list[list[int]] = [[] for _ in range(B)]
-    done = [False] * B
+    budget = torch.tensor(budgets, device=device)  # (B,)
+    # The bookkeeping is tensor-wide (no Python loop over rows): each row's new tokens go to
+    # written[b, :n_out[b]], and a row is done when a stop sequence ends it or its budget is spent.
+    written = torch.zeros(B, max(budgets), dtype=torch.long, device=device)  # (B, max budget)
+    n_out = torch.zeros(B, dtype=torch.long, device=device)  # (B,)
+    done = torch.zeros(B, dtype=torch.bool, device=device)  # (B,)
+    rows = torch.arange(B, device=device)
+    stops = [torch.tensor(list(s), dtype=torch.long, device=device) for s in stop_sequences if len(s)]
     with eval_mode(model):
         logits, state = model.step(seq[:, :P_min], None) if use_cache else (model(seq[:, :P_min]), None)
         for t in range(P_min, L):
@@ -129,20 +135,23 @@ def generate_ids(
             tok = _pick(next_logits, greedy, temperature, top_k, generator)  # (B,)
             in_prompt = t < prompt_lens  # (B,) rows still reading their prompt
             seq[:, t] = torch.where(in_prompt, seq[:, t], tok)
-            chosen = tok.tolist()  # one device sync per step, not one per row
-            for b in range(B):
-                if done[b] or t < lens[b]:
-                    continue
-                out[b].append(chosen[b])
-                ended = any(len(s) and out[b][-len(s) :] == list(s) for s in stop_sequences)
-                done[b] = ended or len(out[b]) == budgets[b]
-            if all(done) or t + 1 == seq.shape[1]:
+            active = ~done & ~in_prompt  # (B,) rows that write token t
+            written[rows[active], n_out[active]] = tok[active]
+            n_out = n_out + active.long()
+            ended = torch.zeros_like(done)
+            for stop in stops:  # does written end with this stop sequence?
+                m = len(stop)
+                where = (n_out[:, None] - m + torch.arange(m, device=device)).clamp(min=0)  # (B, m)
+                ended |= (n_out >= m) & (written.gather(1, where) == stop).all(dim=1)
+            done = done | (active & (ended | (n_out == budget)))
+            if t + 1 == seq.shape[1] or bool(done.all()):  # one device sync per step
                 break
             if use_cache:
                 logits, state = model.step(seq[:, t : t + 1], state)  # (B, 1, V)
             else:
                 logits = model(seq[:, : t + 1])  # (B, t+1, V): the whole prefix again
-    return out
+    counts = n_out.tolist()
+    return [row[:n] for row, n in zip(written.tolist(), counts)]
 
 
 # --------------------------------------------------------------------------------------------
