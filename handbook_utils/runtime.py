@@ -20,7 +20,7 @@ static page:
 
 - :func:`glued`: the prose's ``{glue:text}`name:fmt``` roles are shown in the lab as MyST
   ``{eval}`glued("name:fmt")``` expressions (``jupyterlab-myst`` evaluates them in the kernel, see
-  ``tools/lab``), so the lab prints the very text the book pastes. The values come from the
+  ``tools/handbook_lab.py``), so the lab prints the very text the book pastes. The values come from the
   chapter's own ``glue(...)`` calls, recorded as the kernel publishes them.
 - :func:`placeholder`: a widget's plain-text fallback, which a notebook shows before its cell has
   run in this kernel, says "run this cell" instead of ``VBox(children=(HTML(value=...``.

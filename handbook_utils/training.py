@@ -12,8 +12,9 @@ the only thing that changes between experiments is the *strategy*, i.e. what the
 - Cached: with ``cache=True`` (or a directory) a finished run is stored and re-used; see
   :mod:`handbook_utils.cache`.
 - Fast where it can be: on CUDA, bf16 autocast and (opt-in) ``torch.compile``; on CPU plain float32.
-- A tqdm progress bar, off for the whole package with ``set_progress(False)`` (``TQDM_DISABLE``
-  does not reach notebook bars) or with the environment variable ``HANDBOOK_PROGRESS=0``.
+- A tqdm progress bar (a widget with the time left, in JupyterLab), off for the whole package with
+  ``set_progress(False)`` (``TQDM_DISABLE`` does not reach notebook bars) or with the environment
+  variable ``HANDBOOK_PROGRESS=0``, which the book build, nbval and ``make notebooks`` set.
 """
 
 from __future__ import annotations

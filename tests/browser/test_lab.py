@@ -192,6 +192,20 @@ def test_chapter_3_prose_shows_numbers_and_a_new_training_cell_saves_to_the_md(p
                 admonitions: [...n.querySelectorAll('aside, .admonition')].length,
                 math: n.querySelectorAll('.katex, mjx-container, .MathJax').length}; }""")
     assert counts["admonitions"] >= 1 and counts["math"] >= 1, counts
+    # running the chapter re-evaluated its {eval} roles in the kernel: none failed, and the kernel
+    # answers the way jupyterlab-myst asks (user_expressions of an execute request)
+    failed = page.evaluate("""() => window.jupyterapp.shell.currentWidget.content.widgets
+        .filter(c => c.model.type === 'markdown')
+        .flatMap(c => c.model.getMetadata('user_expressions') || [])
+        .filter(e => e.result.status !== 'ok').map(e => e.expression)""")
+    assert failed == []
+    reply = page.evaluate("""async () => {
+        const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+        const future = kernel.requestExecute({code: '', silent: true,
+                                              user_expressions: {t: 'glued("t_seed:d")', p: 'glued("p_seed:.2f")'}});
+        const msg = await future.done;
+        return msg.content.user_expressions; }""")
+    assert reply["t"]["data"]["text/plain"] == "'142'" and reply["p"]["data"]["text/plain"] == "'0.99'", reply
     # the first numbers of the chapter, as the book prints them (p = 0.99 at T = 142 tokens)
     first = page.locator(".jp-MarkdownCell", has_text="The ten-term chain from 1 to 10 needs").first
     first.scroll_into_view_if_needed()
