@@ -187,6 +187,29 @@ def new_axes(ax: Axes | None = None, figsize: tuple[float, float] | None = None)
     return new_ax
 
 
+def plot_seed_intervals(ax: Axes, summary, metrics, styles, *, markersize: float = 8) -> Axes:
+    """Groups side by side at each metric: every group's mean with its 95% interval, and each seed as a
+    small dot beside it, so the spread is seen and not only summarized.
+
+    ``summary``: ``{group: {metric: interval}}``, intervals with ``mean``, ``low``, ``high`` and ``values``
+    (:class:`handbook_utils.results.SeedInterval`); ``styles``: ``{group: (colour, marker, ...)}`` (the
+    marker keeps colour from being the only signal). The x axis is ``0 … len(metrics) - 1``; label it.
+    """
+    groups = list(summary)
+    width = 0.8 / len(groups)
+    for g, group in enumerate(groups):
+        color, marker = styles[group][:2]
+        for m, metric in enumerate(metrics):
+            iv = summary[group][metric]
+            x = m + (g - (len(groups) - 1) / 2) * width
+            ax.errorbar([x], [iv.mean], yerr=[[iv.mean - iv.low], [iv.high - iv.mean]], color=color, marker=marker,
+                        markersize=markersize, capsize=markersize / 2, linestyle="none",
+                        label=group if m == 0 else None)
+            ax.scatter(np.full(len(iv.values), x + width * 0.3), iv.values, s=markersize + 2, color=color,
+                       marker=marker, alpha=0.6)
+    return ax
+
+
 _SCREEN_READER_ONLY = ("position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);"
                        "white-space:nowrap;")
 

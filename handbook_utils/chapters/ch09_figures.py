@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..plotting import COLORS, PALETTE, describe_axes_as, new_axes
+from ..plotting import COLORS, PALETTE, describe_axes_as, new_axes, plot_seed_intervals
 from ..results import SeedInterval, StoredResult, seed_interval, t95
 from ..tasks import Example, PathStarTask
 from .ch09_experiment import ARMS
@@ -186,17 +186,7 @@ def plot_arms(summary: Mapping[str, Mapping[str, SeedInterval]], degree: int,
               metrics: Sequence[str] = ("exact_match", "first_tf", "later_tf"), ax=None) -> Figure:
     """Each arm's mean and 95% interval per metric (one marker and colour per arm), every seed as a small
     dot beside it; chance 1/d dotted."""
-    ax = new_axes(ax, figsize=(7.6, 4.2))
-    arms = list(summary)
-    width = 0.8 / len(arms)
-    for a, arm in enumerate(arms):
-        color, marker, _ = ARM_STYLES[arm]
-        for m, metric in enumerate(metrics):
-            iv = summary[arm][metric]
-            x = m + (a - (len(arms) - 1) / 2) * width
-            ax.errorbar([x], [iv.mean], yerr=[[iv.mean - iv.low], [iv.high - iv.mean]], color=color, marker=marker,
-                        markersize=8, capsize=4, linestyle="none", label=arm if m == 0 else None)
-            ax.scatter(np.full(iv.n, x + width * 0.3), iv.values, s=10, color=color, marker=marker, alpha=0.6)
+    ax = plot_seed_intervals(new_axes(ax, figsize=(7.6, 4.2)), summary, metrics, ARM_STYLES)
     ax.axhline(1 / degree, color=COLORS["neutral"], linestyle=":", label="chance 1/d")
     ax.set_xticks(range(len(metrics)), [METRICS[m][1] for m in metrics])
     ax.set_ylabel("accuracy on held-out graphs")
