@@ -34,6 +34,7 @@ The core
 - ``runtime``: ``HANDBOOK_*`` variables, CPU threads, eval mode, progress bars, fair timing.
 - ``device``: where tensors live (``HANDBOOK_DEVICE`` > cuda > mps > cpu), and seeding.
 - ``plotting``: the book's one plotting style, colours by meaning.
+- ``tables``: tables as HTML (captioned, with header cells) in the book and the lab, aligned text in nbval.
 
 Code of single pages (``handbook_utils.chapters``)
 --------------------------------------------------

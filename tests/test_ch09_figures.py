@@ -59,7 +59,9 @@ def test_arms_summary_table_and_figure(stored):
     assert list(summary) == list(ARMS)
     assert summary["teacher forcing"]["exact_match"].mean == 0.5 and summary["reversed"]["exact_match"].n == 3
     table = fig.format_table(summary)
-    assert all(arm in table for arm in ARMS) and "[" in table and table.count("\n") == len(ARMS)
+    text, markup = str(table), table._repr_html_()
+    assert all(arm in text and f'<th scope="row">{arm}</th>' in markup for arm in ARMS)
+    assert "[" in text and text.count("\n") == len(ARMS) + 1  # header, rule, one line per arm
     figure = fig.plot_arms(summary, degree=2)
     markers = {line.get_marker() for line in figure.axes[0].get_lines() if line.get_marker() not in (None, "None")}
     assert {fig.ARM_STYLES[a][1] for a in ARMS} <= markers

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 
 from ..plotting import COLORS, PALETTE, describe_axes_as, new_axes, plot_seed_intervals
 from ..results import SeedInterval, StoredResult, seed_interval, t95
+from ..tables import Table
 from ..tasks import Example, PathStarTask
 from .ch09_experiment import ARMS
 
@@ -170,16 +171,11 @@ def summarize(stored: StoredResult, metrics: Sequence[str] = tuple(METRICS)) -> 
     return {a: {m: seed_interval([c[m] for c in stored.select(arm=a)], UNIT) for m in metrics} for a in arms}
 
 
-def format_table(summary: Mapping[str, Mapping[str, SeedInterval]], metrics: Sequence[str] = tuple(METRICS)) -> str:
-    """One row per arm: ``mean [95% interval]`` per metric, and the seeds."""
-    width = 20
-    name_w = max(len(a) for a in summary) + 2
-    head = " " * name_w + "".join(f"{METRICS[m][0]:>{width}}" for m in metrics) + "  seeds"
-    lines = [head]
-    for arm, row in summary.items():
-        cells = "".join(f"{str(row[m]):>{width}}" for m in metrics)
-        lines.append(f"{arm:<{name_w}}{cells}  {next(iter(row.values())).n}")
-    return "\n".join(lines)
+def format_table(summary: Mapping[str, Mapping[str, SeedInterval]], metrics: Sequence[str] = tuple(METRICS),
+                 caption: str = "") -> Table:
+    """One row per arm: ``mean [95% interval]`` per metric, and the number of seeds."""
+    rows = [[arm, *(str(row[m]) for m in metrics), next(iter(row.values())).n] for arm, row in summary.items()]
+    return Table.of(["arm", *(METRICS[m][0] for m in metrics), "seeds"], rows, caption)
 
 
 def plot_arms(summary: Mapping[str, Mapping[str, SeedInterval]], degree: int,
