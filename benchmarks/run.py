@@ -29,6 +29,7 @@ import torch.nn as nn  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from handbook_utils import rl  # noqa: E402
 from handbook_utils.device import get_device, seed_everything  # noqa: E402
 from handbook_utils.generation import generate_ids  # noqa: E402
 from handbook_utils.models import GPT, GPTConfig, count_parameters, make_model  # noqa: E402
@@ -120,6 +121,35 @@ def soft_ss_over_tf(repeats: int) -> None:
         line(name, t_soft / t_tf, target, f"[{t_soft * 1e3:.1f} ms vs {t_tf * 1e3:.1f} ms]")
 
 
+def rl_step_over_tf(repeats: int, model=None) -> None:
+    """One group-relative step (chapter 7: sampling G answers per question with the KV cache, scoring,
+    the per-token policy-gradient loss, backward, step) over one teacher-forcing step on the same
+    answers, per scored token. Timed on the trained five-term model, whose answers are as long as the
+    gold ones (as in fine-tuning); an untrained model (``--quick``) writes short random answers whose
+    longest one still sets the number of sampling steps, so its ratio is an upper bound."""
+    task = FIVE_TERM.task
+    trained = model is not None
+    model = model if trained else FIVE_TERM.build_model()
+    optimizer = configure_optimizer(model, 1e-4, 0.0)
+    config = rl.FinetuneConfig(method="group", steps=1, seed=0, batch_size=16, group_size=8)
+    questions = task.sample(config.batch_size, 0)
+    examples = [e for e in questions for _ in range(config.group_size)]  # the N = B·G answers scored
+    generator = torch.Generator().manual_seed(0)
+    rl_tokens = int(rl.roll_out(model, task, examples, temperature=1.0, generator=generator).answer_mask.sum())
+    batch = task.batch(examples)
+    tf_tokens = int(batch.loss_mask.sum())
+    tf = _training_step(model, optimizer, TeacherForcing(), batch)
+
+    def group():
+        rl.update(model, optimizer, task, questions, config, reward=rl.REWARDS["exact"], generator=generator)
+
+    t_tf, t_rl = side_by_side(tf, group, repeats)
+    ratio = (t_rl / rl_tokens) / (t_tf / tf_tokens)
+    line("rl_step_over_tf", ratio, "<= 3x per scored token",
+         f"[{t_rl * 1e3:.0f} ms for {rl_tokens} sampled tokens vs {t_tf * 1e3:.1f} ms for {tf_tokens} gold tokens, "
+         f"B={config.batch_size} questions x G={config.group_size}, {'trained' if trained else 'untrained'} model]")
+
+
 def kv_cache_speedup(repeats: int) -> None:
     """Greedy generation of 128 tokens: KV cache vs recomputing the whole prefix every step."""
     model = make_model(GPTConfig(vocab_size=32, block_size=160, n_layer=2, n_head=4, n_embd=128)).eval()
@@ -180,14 +210,16 @@ def train_tokens_per_s_vs_reference(repeats: int) -> None:
          f"[{tokens / t_ours:,.0f} vs {tokens / t_ref:,.0f} tokens/s, {count_parameters(ours):,} params each]")
 
 
-def five_term_training() -> None:
+def five_term_training():
+    """Train the five-term model against the clock; returns it (the RL step is timed on it)."""
     start = time.perf_counter()
-    _, history = train_five_term()
+    model, history = train_five_term()
     total = time.perf_counter() - start
     ev = history.final_eval
     ok = ev.tf_loss <= 0.02 and total < 60
     print(f"addition5_train: {total:.1f} s to teacher-forced loss {ev.tf_loss:.4f}, exact match {ev.exact_match:.3f} "
           f"(target loss <= 0.02 in < 60 s: {'met' if ok else 'NOT met'})", flush=True)
+    return model
 
 
 def main(argv=None) -> None:
@@ -203,8 +235,10 @@ def main(argv=None) -> None:
     soft_ss_over_tf(3 * r)
     kv_cache_speedup(r)
     train_tokens_per_s_vs_reference(3 * r)
-    if not args.quick:
-        five_term_training()
+    if args.quick:
+        rl_step_over_tf(r)
+    else:
+        rl_step_over_tf(r, model=five_term_training())
 
 
 if __name__ == "__main__":

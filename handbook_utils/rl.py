@@ -228,6 +228,42 @@ class FinetuneConfig:
         checks.non_negative_int("eval_seed", self.eval_seed)
 
 
+def update(model, optimizer, task: Task, questions: Sequence[Example], c: FinetuneConfig, *, reward: Callable,
+           generator: torch.Generator, reference=None, baseline: float | None = None) -> tuple[float, float | None]:
+    """One step of :func:`finetune` on ``questions``: roll out ``group_size`` answers each, turn them into
+    a loss (rewards → advantages → per-token loss, or the expert's targets for "dagger"), and step.
+    Returns the loss and the running baseline ("reinforce"). The benchmark times exactly this."""
+    examples = [e for e in questions for _ in range(c.group_size)]  # (B·G,) each question G times
+    with eval_mode(model):
+        rollouts = roll_out(model, task, examples, temperature=c.temperature, generator=generator)
+    model.train()
+    logits = model(rollouts.seqs[:, :-1]).float()  # (N, L-1, V)
+    if c.method == "dagger":
+        targets = oracle_batch(task, rollouts)  # (N, L-1)
+        nll = F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")  # (N, L-1)
+        loss = (nll * rollouts.answer_mask).sum() / rollouts.answer_mask.sum().clamp(min=1)
+    else:
+        rewards = score(reward, task, examples, rollouts.outputs)  # (N,)
+        if c.method == "group":
+            advantages = group_advantages(rewards, c.group_size)
+        else:
+            mean = float(rewards.mean())
+            baseline = mean if baseline is None else c.baseline_decay * baseline + (1 - c.baseline_decay) * mean
+            advantages = rewards - baseline
+        logp = F.log_softmax(logits, -1).gather(-1, rollouts.seqs[:, 1:, None]).squeeze(-1)  # (N, L-1)
+        loss = policy_gradient_loss(logp, rollouts.answer_mask, advantages.to(rollouts.seqs.device))
+    if reference is not None:
+        with torch.no_grad():
+            ref_logits = reference(rollouts.seqs[:, :-1])
+        loss = loss + c.kl_coef * kl_to_reference(logits, ref_logits, rollouts.answer_mask)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if c.grad_clip is not None:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), c.grad_clip)
+    optimizer.step()
+    return loss.item(), baseline
+
+
 def finetune(model, task: Task, method: str = "group", steps: int = 100, seed: int = 0, *, progress: bool = True,
              device=None, **options) -> History:
     """Train ``model`` further, in place, on its own answers to ``task``; returns a :class:`History`
@@ -260,36 +296,10 @@ def finetune(model, task: Task, method: str = "group", steps: int = 100, seed: i
     for step in tqdm(range(c.steps), disable=not (progress and progress_enabled()), desc=f"finetune {c.method}",
                      leave=False):
         questions = task.sample(c.batch_size, int(torch.randint(0, 2**31 - 1, (1,), generator=data_rng)))
-        examples = [e for e in questions for _ in range(c.group_size)]  # (B·G,) each question G times
-        with eval_mode(model):
-            rollouts = roll_out(model, task, examples, temperature=c.temperature, generator=sample_rng)
-        model.train()
-        logits = model(rollouts.seqs[:, :-1]).float()  # (N, L-1, V)
-        if c.method == "dagger":
-            targets = oracle_batch(task, rollouts)  # (N, L-1)
-            nll = F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")  # (N, L-1)
-            loss = (nll * rollouts.answer_mask).sum() / rollouts.answer_mask.sum().clamp(min=1)
-        else:
-            rewards = score(reward, task, examples, rollouts.outputs)  # (N,)
-            if c.method == "group":
-                advantages = group_advantages(rewards, c.group_size)
-            else:
-                mean = float(rewards.mean())
-                baseline = mean if baseline is None else c.baseline_decay * baseline + (1 - c.baseline_decay) * mean
-                advantages = rewards - baseline
-            logp = F.log_softmax(logits, -1).gather(-1, rollouts.seqs[:, 1:, None]).squeeze(-1)  # (N, L-1)
-            loss = policy_gradient_loss(logp, rollouts.answer_mask, advantages.to(device))
-        if reference is not None:
-            with torch.no_grad():
-                ref_logits = reference(rollouts.seqs[:, :-1])
-            loss = loss + c.kl_coef * kl_to_reference(logits, ref_logits, rollouts.answer_mask)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if c.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), c.grad_clip)
-        optimizer.step()
+        loss, baseline = update(model, optimizer, task, questions, c, reward=reward, generator=sample_rng,
+                                reference=reference, baseline=baseline)
         history.steps.append(step + 1)
-        history.losses.append(loss.item())
+        history.losses.append(loss)
         history.lrs.append(c.lr)
         if c.eval_every and ((step + 1) % c.eval_every == 0 or step + 1 == c.steps):
             history.evals.append((step + 1, evaluate(model, task, c.eval_n, c.eval_seed)))
