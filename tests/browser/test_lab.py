@@ -77,6 +77,9 @@ def lab(tmp_path_factory):
     (settings / "@jupyterlab" / "notebook-extension").mkdir(parents=True)
     (settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings").write_text(
         json.dumps({"windowingMode": "none"}))
+    (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True)  # no news pop-up over the pages
+    (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
     env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(settings), "JUPYTERLAB_WORKSPACES_DIR": str(base / "ws"),
            "JUPYTER_RUNTIME_DIR": str(base / "runtime")}
     env.pop("HANDBOOK_PROGRESS", None)  # the lab shows progress bars
@@ -213,6 +216,10 @@ def test_chapter_3_prose_shows_numbers_and_a_new_training_cell_saves_to_the_md(p
     assert "142 characters" in prose and "0.99" in prose, prose
     SHOTS.mkdir(parents=True, exist_ok=True)
     first.screenshot(path=str(SHOTS / "ch03-prose-with-numbers.png"))
+    takeaways = page.locator(".jp-MarkdownCell", has_text="Key takeaways").first
+    takeaways.scroll_into_view_if_needed()
+    assert re.search(r"\d+% for", takeaways.inner_text())  # a tip admonition, its number filled in
+    takeaways.locator("aside, .admonition").first.screenshot(path=str(SHOTS / "ch03-takeaways-admonition.png"))
 
     # a reader adds a training cell at the end and runs it: a progress bar with time left
     page.evaluate("""(source) => { const nb = window.jupyterapp.shell.currentWidget.content;
