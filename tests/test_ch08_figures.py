@@ -103,3 +103,15 @@ def test_gradient_effect_and_overall_words():
     assert views.overall(["within noise"]) == "no difference the seeds resolve"
     with pytest.raises(ValueError, match="words"):
         views.overall(["good"])
+
+
+def test_describe_gradient_effect_says_every_pair():
+    cells = _cells(0.1)
+    for c in list(cells):
+        if c["arm"] == "expected, through":
+            cells.append({**c, "arm": "expected, stopped", "exact_match": c["exact_match"] - 0.1})
+    text = views.describe_gradient_effect(cells)
+    assert text.startswith("On the long chains, expected, through against expected, stopped: exact match better")
+    assert set(views.CONCLUSIONS) == {"hurt", "no difference the seeds resolve", "helped", "mixed"}
+    with pytest.raises(ValueError, match="no pair"):
+        views.describe_gradient_effect(_cells())

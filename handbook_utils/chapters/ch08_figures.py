@@ -226,3 +226,25 @@ def overall(words: Sequence[str]) -> str:
     if better and worse:
         return "mixed"
     return "helped" if better else "hurt" if worse else "no difference the seeds resolve"
+
+
+def describe_gradient_effect(cells: Sequence[Mapping]) -> str:
+    """The paired verdicts of :func:`gradient_effect` on every task, as sentences for the page."""
+    parts = []
+    for task in tasks_of(cells):
+        for (arm, ref), row in gradient_effect(cells, task).items():
+            said = ", ".join(f"{METRICS[m].label} {c.word} ({c.delta:+.3f})" for m, c in row.items())
+            parts.append(f"on the {task}, {arm} against {ref}: {said}")
+    if not parts:
+        raise ValueError("cells hold no pair of arms that differ only in the gradient")
+    text = "; ".join(parts) + "."
+    return text[0].upper() + text[1:]
+
+
+CONCLUSIONS = {
+    "hurt": "works as mathematics and, on this task, fails as a remedy",
+    "no difference the seeds resolve": "works as mathematics and, on this task, buys nothing the seeds can resolve",
+    "helped": "works, and on this task it helps",
+    "mixed": "works as mathematics, with mixed effects on this task",
+}
+"""What the footnote's suggestion comes to, for each :func:`overall` word."""
