@@ -94,6 +94,7 @@ def test_book_build_fails_on_a_raising_cell(tmp_path, cell, should_pass):
     book = tmp_path / "book"
     book.mkdir()
     shutil.copy(ROOT / "_config.yml", book / "_config.yml")
+    shutil.copy(ROOT / "references.bib", book / "references.bib")  # the configuration names it
     (book / "_toc.yml").write_text("format: jb-book\nroot: intro\n")
     (book / "intro.md").write_text(_chapter(f"```{{code-cell}} ipython3\n{cell}\n```\n"))
     (book / "tools").mkdir()
