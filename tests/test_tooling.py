@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -68,6 +69,17 @@ def test_execution_is_deterministic(chapter_pair):
     first = nb_path.read_text()
     notebooks.execute(md)
     assert nb_path.read_text() == first
+
+
+def test_reference_runs_have_no_progress_bars_and_leave_the_environment_alone(tmp_path, monkeypatch):
+    monkeypatch.setenv("HANDBOOK_PROGRESS", "1")
+    md = tmp_path / "97_env.md"
+    md.write_text(_chapter("```{code-cell} ipython3\nimport os\n"
+                           "print(os.environ['HANDBOOK_PROGRESS'], os.environ['HANDBOOK_CACHE_DIR'] != '')\n```\n"))
+    notebooks.execute(md)
+    (output,) = nbformat.read(md.with_suffix(".ipynb"), as_version=4).cells[-1].outputs
+    assert output["text"] == "0 True\n"  # the kernel ran with bars off and an (empty) model cache
+    assert os.environ["HANDBOOK_PROGRESS"] == "1"  # and the caller's setting is back
 
 
 def _nbval(nb_path: Path) -> subprocess.CompletedProcess:
