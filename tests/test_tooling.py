@@ -64,6 +64,23 @@ def test_orphan_ipynb_and_missing_outputs_are_caught(chapter_pair):
     assert "no executed output" in problems
 
 
+def test_sync_text_copies_prose_and_refuses_code_changes(chapter_pair):
+    md, nb_path = chapter_pair
+    outputs = nbformat.read(nb_path, as_version=4).cells[-1].outputs
+    md.write_text(md.read_text() + "\n```{code-cell} ipython3\nprint(1)\n```\n")
+    with pytest.raises(ValueError, match="code cells changed"):  # a code cell was added: execute instead
+        notebooks.sync_text(md)
+    md.write_text(_chapter("Reworded prose.\n\n```{code-cell} ipython3\nprint(6 * 7)\n```\n"))
+    assert notebooks.check_pairs(md.parent)  # the prose differs now
+    assert notebooks.sync_text(md) == 1
+    synced = nbformat.read(nb_path, as_version=4)
+    assert synced.cells[0].source.endswith("Reworded prose.") and synced.cells[-1].outputs == outputs
+    assert notebooks.check_pairs(md.parent) == []
+    md.write_text(md.read_text().replace("6 * 7", "6 * 8"))
+    with pytest.raises(ValueError, match="code cells changed"):
+        notebooks.sync_text(md)
+
+
 def test_execution_is_deterministic(chapter_pair):
     md, nb_path = chapter_pair
     first = nb_path.read_text()

@@ -1,12 +1,16 @@
 """Keep every chapter pair (``chapters/NN_name.md`` + ``chapters/NN_name.ipynb``) honest.
 
-Two jobs, one per sub-command:
+Three jobs, one per sub-command:
 
 ``check``
     Fails when a pair is out of sync: an ``.md`` edited without regenerating its ``.ipynb``
     (cell sources, types or tags differ), an ``.ipynb`` with no ``.md``, an ``.md`` with no
     ``.ipynb``, or an ``.ipynb`` whose code cells were never executed. It compares content,
     never file timestamps (a fresh clone has meaningless timestamps).
+
+``sync-text CHAPTER ...``
+    Copies edited prose (markdown cells) into the ``.ipynb`` when no code cell changed, keeping the
+    stored outputs: a reworded sentence does not retrain the chapter's models.
 
 ``execute [CHAPTER ...]``
     Regenerates the reference ``.ipynb`` from the ``.md`` by executing it top to bottom, and
@@ -142,6 +146,37 @@ def execute(md_path: Path, timeout: int = 900) -> float:
     return elapsed
 
 
+def sync_text(md_path: Path) -> int:
+    """Copy the prose of an ``.md`` into its ``.ipynb`` when only markdown cells changed; return how many.
+
+    A reference notebook is executed against an empty model cache, so regenerating it retrains every
+    model of the chapter: minutes to tens of minutes for a reworded sentence. When every code cell
+    (source and tags) is unchanged, the stored outputs are still what the code produces, so the new
+    prose can be copied in without executing anything; nbval still re-executes the notebook and
+    compares. Anything else (a code cell edited, added, removed or moved) is refused: run ``execute``.
+    """
+    nb_path = md_path.with_suffix(".ipynb")
+    source = read_source(md_path).cells
+    nb = nbformat.read(nb_path, as_version=4)
+    layout = [c.cell_type for c in source] == [c.cell_type for c in nb.cells]
+    code_same = layout and all(
+        _cell_signature(a) == _cell_signature(b) for a, b in zip(source, nb.cells) if a.cell_type == "code"
+    )
+    if not code_same:
+        raise ValueError(f"{md_path.name}: code cells changed (or cells were added, removed or moved); "
+                         "only prose can be synced: run `make notebooks CHAPTERS=...`")
+    changed = 0
+    for src, cell in zip(source, nb.cells):
+        if cell.cell_type == "markdown" and _cell_signature(src) != _cell_signature(cell):
+            cell.source = src.source
+            cell.metadata = src.metadata
+            changed += 1
+    if changed:
+        _normalize(nb, md_path.stem)
+        _write_text(nbformat.writes(nb) + "\n", nb_path)
+    return changed
+
+
 def record_timing(stem: str, seconds: float) -> None:
     """Store a chapter's execution time (from an empty model cache) for the preface's table."""
     import torch
@@ -161,7 +196,19 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("check", help="fail when a chapter pair is out of sync")
     run = sub.add_parser("execute", help="regenerate reference .ipynb files from the .md sources")
     run.add_argument("chapters", nargs="*", type=Path, help="chapter .md files (default: all)")
+    text = sub.add_parser("sync-text", help="copy edited prose into the .ipynb when no code cell changed")
+    text.add_argument("chapters", nargs="+", type=Path, help="chapter .md files")
     args = parser.parse_args(argv)
+
+    if args.command == "sync-text":
+        for md_path in args.chapters:
+            try:
+                n = sync_text(Path(md_path))
+            except ValueError as err:
+                print(err, file=sys.stderr)
+                return 1
+            print(f"{Path(md_path).name}: {n} markdown cell(s) copied into the .ipynb")
+        return 0
 
     if args.command == "check":
         problems = check_pairs()
