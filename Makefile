@@ -46,7 +46,7 @@ help:
 	@echo "make experiments  run the experiments too big for a chapter into results/ (one by one:"
 	@echo "                  make experiments EXPERIMENT=ch09 SETTING=full WORKERS=2)"
 	@echo "make results      fail on stored results the current code would not produce, then"
-	@echo "                  re-train one stored cell and compare it number by number"
+	@echo "                  re-train one stored cell of each experiment and compare it number by number"
 	@echo "make setup        create or refresh .venv and the vendored browser assets (_vendor)"
 	@echo "make check-pairs  check every chapters/*.md against its .ipynb twin"
 	@echo "make unit         unit and property tests (pytest tests, without the browser test)"
@@ -125,6 +125,7 @@ experiments: $(STAMP)
 
 results: $(STAMP)
 	$(BIN)/python -m handbook_utils.experiments check
+	$(BIN)/python -m handbook_utils.experiments spot ch08
 	$(BIN)/python -m handbook_utils.experiments spot ch09
 
 test: setup lint check-pairs results unit nbval book browser

@@ -19,8 +19,8 @@ An :class:`Experiment` names a module and the code its numbers depend on. The mo
 :func:`run` spreads the cells over :func:`handbook_utils.grid.run_jobs` (every job on one CPU
 thread, so the numbers do not depend on the engine or the number of workers), keeps each finished
 cell in the cache (an interrupted run resumes), and writes ``results/<name>_<setting>.json`` with its
-:class:`~handbook_utils.results.Provenance`. Registered: chapter 9 (``ch09``); chapter 6's full grid
-is meant to join.
+:class:`~handbook_utils.results.Provenance`. Registered: chapter 8 (``ch08``) and chapter 9
+(``ch09``); chapter 6's full grid is meant to join.
 """
 
 from __future__ import annotations
