@@ -134,3 +134,16 @@ def test_book_build_fails_on_a_raising_cell(tmp_path, cell, should_pass):
         capture_output=True, text=True, timeout=600,
     )
     assert (result.returncode == 0) is should_pass, result.stdout[-3000:]
+
+
+def test_bibliography_entries_become_list_items_for_screen_readers():
+    sys.path.insert(0, str(ROOT / "tools"))
+    import sphinx_offline
+
+    context = {"body": '<div role="list" class="citation-list"><div class="citation" role="doc-biblioentry">A</div>'
+                       '<div class="citation" role="doc-biblioentry">B</div></div>'}
+    sphinx_offline._bibliography_entries_as_list_items(None, "reference/bibliography", "page.html", context, None)
+    assert context["body"].count('role="listitem"') == 2 and "doc-biblioentry" not in context["body"]
+    untouched = {"body": "<p>no bibliography here</p>"}
+    sphinx_offline._bibliography_entries_as_list_items(None, "intro", "page.html", untouched, None)
+    assert untouched["body"] == "<p>no bibliography here</p>"

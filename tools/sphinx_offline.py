@@ -15,6 +15,10 @@ Accessibility (WCAG 2.1 AA, checked by axe-core in ``tests/browser``):
 - myst-nb names the toggle of a hidden code cell "Toggle hidden content" while it shows "Show
   code cell source" (WCAG 2.5.3, label in name): :func:`_visit_hidden_cell` drops that name, so
   the visible text is the name.
+- docutils writes a bibliography as ``<div role="list">`` whose entries carry
+  ``role="doc-biblioentry"``, a role ARIA 1.2 deprecated and axe does not accept as a list's child
+  (aria-required-children, critical): :func:`_bibliography_entries_as_list_items` gives each
+  entry the role ``listitem``, so a screen reader announces "list, 24 items" and reads them.
 - Two buttons of pydata-sphinx-theme fail the same criterion; ``tools/sphinx_templates`` holds
   fixed copies of their component templates (see each file), found by name before the theme's
   own ``components/`` folder.
@@ -62,6 +66,12 @@ def _accessible_hidden_cells(app):
     app.add_node(HideCodeCellNode, override=True, html=(_visit_hidden_cell, depart_HideCellInput))
 
 
+def _bibliography_entries_as_list_items(app, pagename, templatename, context, doctree):
+    body = context.get("body")
+    if body and 'role="doc-biblioentry"' in body:
+        context["body"] = body.replace('role="doc-biblioentry"', 'role="listitem"')
+
+
 def _add_templates(app, config):
     if TEMPLATES.is_dir():  # absent in the scratch books of the tooling tests, which copy this file only
         config.templates_path = [str(TEMPLATES), *config.templates_path]
@@ -79,4 +89,5 @@ def setup(app):
         NbElementRenderer.render_image = _alt_from_output_metadata(NbElementRenderer.render_image)
     app.connect("config-inited", _add_templates)
     app.connect("builder-inited", _accessible_hidden_cells)
+    app.connect("html-page-context", _bibliography_entries_as_list_items)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
