@@ -43,6 +43,7 @@ from .generation import check_model, fit_to_context, generate_ids
 from .metrics import evaluate
 from .runtime import eval_mode, progress_enabled
 from .tasks import AdditionChainTask, Example, Task
+from .tasks.addition import GENERATION_SLACK
 from .training import History, configure_optimizer
 
 METHODS = ("reinforce", "group", "dagger")
@@ -155,7 +156,8 @@ def roll_out(model, task: Task, examples: Sequence[Example], *, temperature: flo
     """Sample one answer per example (batched, KV-cached) and pack prompt + answer into tensors."""
     device = check_model(model, task)
     prompts = [task.tokenizer.encode(e.prompt) for e in examples]
-    budget = getattr(task, "generation_budget", lambda n: n + 1 + 16)  # the gold length, with room to wander
+    # the gold length, with room to wander (the addition task's own rule; the same slack for others)
+    budget = getattr(task, "generation_budget", lambda n: n + 1 + GENERATION_SLACK)
     budgets = fit_to_context(model, prompts, [budget(len(e.target)) for e in examples])
     answers = generate_ids(model, prompts, budgets, greedy=greedy, temperature=temperature,
                            stop_sequences=[[task.tokenizer.eos_id]], generator=generator)
@@ -169,11 +171,15 @@ def roll_out(model, task: Task, examples: Sequence[Example], *, temperature: flo
     return Rollouts(list(examples), outputs, seqs.to(device), mask.to(device))
 
 
+def _require_expert(task: Task) -> None:
+    if not callable(getattr(task, "oracle_targets", None)):
+        raise TypeError(f"method 'dagger' needs a task with an expert (oracle_targets); {type(task).__name__} has none")
+
+
 def oracle_batch(task: Task, rollouts: Rollouts) -> torch.Tensor:
     """(N, L-1) the expert's next token at every position where the model read its own answer
     (``pad`` elsewhere): the DAgger targets."""
-    if not callable(getattr(task, "oracle_targets", None)):
-        raise TypeError(f"method 'dagger' needs a task with an expert (oracle_targets); {type(task).__name__} has none")
+    _require_expert(task)
     tok = task.tokenizer
     targets = torch.full(rollouts.answer_mask.shape, tok.pad_id, dtype=torch.long)
     for i, (example, output) in enumerate(zip(rollouts.examples, rollouts.outputs)):
@@ -278,8 +284,8 @@ def finetune(model, task: Task, method: str = "group", steps: int = 100, seed: i
         raise TypeError(f"finetune() got unknown options {sorted(unknown)}")
     c = FinetuneConfig(method=method, steps=steps, seed=seed, **options)
     check_model(model, task)
-    if c.method == "dagger" and not callable(getattr(task, "oracle_targets", None)):
-        raise TypeError(f"method 'dagger' needs a task with an expert (oracle_targets); {type(task).__name__} has none")
+    if c.method == "dagger":
+        _require_expert(task)  # before any training, not at the first step
     device = get_device(device)
     model.to(device)
     reference = copy.deepcopy(model).eval() if c.kl_coef > 0 else None
