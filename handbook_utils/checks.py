@@ -54,6 +54,18 @@ def seed(name: str, value) -> int:
     return integer(name, value, 0, 2**32 - 1)
 
 
+def grid(seeds, arms, known_arms: Iterable) -> None:
+    """The seeds and arms of an experiment's setting: at least one seed, each a :func:`seed`, and every
+    arm one of ``known_arms`` (chapters 8 and 9 size their experiments with these)."""
+    if not seeds:
+        raise ValueError("seeds must hold at least one seed")
+    for s in seeds:
+        seed("seeds[i]", s)
+    known_arms = tuple(known_arms)
+    for arm in arms:
+        one_of("arms[i]", arm, known_arms)
+
+
 def real_number(name: str, value) -> float:
     """A finite real number."""
     if _is_bool(value) or not isinstance(value, Real):

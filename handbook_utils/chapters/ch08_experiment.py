@@ -109,12 +109,7 @@ class SoftSetting:
     arms: tuple[str, ...] = ARMS
 
     def __post_init__(self):
-        if not self.seeds:
-            raise ValueError("seeds must hold at least one seed")
-        for s in self.seeds:
-            checks.seed("seeds[i]", s)
-        for arm in self.arms:
-            checks.one_of("arms[i]", arm, ARMS)
+        checks.grid(self.seeds, self.arms, ARMS)
         checks.probability("p", self.p)
         checks.in_open_unit("at_fraction", self.at_fraction, allow_one=True)
         checks.positive("tau", self.tau)

@@ -64,12 +64,7 @@ class PathStarSetting:
     arms: tuple[str, ...] = ARMS
 
     def __post_init__(self):
-        if not self.seeds:
-            raise ValueError("seeds must hold at least one seed")
-        for s in self.seeds:
-            checks.seed("seeds[i]", s)
-        for arm in self.arms:
-            checks.one_of("arms[i]", arm, ARMS)
+        checks.grid(self.seeds, self.arms, ARMS)
         checks.integer("n_future", self.n_future, 2)
         object.__setattr__(self, "model", dict(self.model))
         self.task(self.arms[0])  # degree, path_length, n_nodes checked by the task
