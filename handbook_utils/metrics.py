@@ -245,9 +245,7 @@ def inject_error_and_continue(model, task: AdditionChainTask, examples, position
         index = next((i for i in range(max(position, len(THINK)), end) if ex.target[i].isdigit()), None)
         if index is None:
             continue
-        leading = not ex.target[index - 1].isdigit() and ex.target[index + 1].isdigit()
-        digits = [d for d in "0123456789" if d != ex.target[index] and not (leading and d == "0")]
-        prefix = ex.target[:index] + rng.choice(digits)  # a well-formed but wrong chain so far
+        prefix = ex.target[:index] + task.wrong_digit(ex.target, index, rng)  # well formed, but wrong
         prompts.append(tok.encode(ex.prompt + prefix))
         meta.append((ex, index, prefix))
     results = []

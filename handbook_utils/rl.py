@@ -270,20 +270,22 @@ def update(model, optimizer, task: Task, questions: Sequence[Example], c: Finetu
     return loss.item(), baseline
 
 
-def finetune(model, task: Task, method: str = "group", steps: int = 100, seed: int = 0, *, progress: bool = True,
-             device=None, **options) -> History:
+def finetune(model, task: Task, method: str = "group", steps: int = 100, seed: int = 0, *,
+             eval_task: Task | None = None, progress: bool = True, device=None, **options) -> History:
     """Train ``model`` further, in place, on its own answers to ``task``; returns a :class:`History`
     with the same fields as :func:`~handbook_utils.training.train`'s (``losses`` are the surrogate losses).
 
     ``options`` are the other fields of :class:`FinetuneConfig` (``reward``, ``batch_size``,
-    ``group_size``, ``lr``, ``temperature``, ``kl_coef``, ``eval_every``, ...). Repeatable: the same
-    ``seed`` gives the same History on the CPU.
+    ``group_size``, ``lr``, ``temperature``, ``kl_coef``, ``eval_every``, ...). ``eval_task``: where the
+    evaluations are measured (default ``task``; give the held-out split of a ``split="train"`` task).
+    Repeatable: the same ``seed`` gives the same History on the CPU.
     """
     unknown = set(options) - {f.name for f in dataclasses.fields(FinetuneConfig)}
     if unknown:
         raise TypeError(f"finetune() got unknown options {sorted(unknown)}")
     c = FinetuneConfig(method=method, steps=steps, seed=seed, **options)
     check_model(model, task)
+    eval_task = task if eval_task is None else checks.instance("eval_task", eval_task, Task)
     if c.method == "dagger":
         _require_expert(task)  # before any training, not at the first step
     device = get_device(device)
@@ -308,7 +310,7 @@ def finetune(model, task: Task, method: str = "group", steps: int = 100, seed: i
         history.losses.append(loss)
         history.lrs.append(c.lr)
         if c.eval_every and ((step + 1) % c.eval_every == 0 or step + 1 == c.steps):
-            history.evals.append((step + 1, evaluate(model, task, c.eval_n, c.eval_seed)))
+            history.evals.append((step + 1, evaluate(model, eval_task, c.eval_n, c.eval_seed)))
             model.train()
     history.wall_time_s = time.perf_counter() - start
     model.eval()

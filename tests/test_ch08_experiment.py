@@ -15,16 +15,6 @@ from handbook_utils.strategies import ScheduledSampling, SoftScheduledSampling, 
 SMOKE = xp.SETTINGS["smoke"]
 
 
-def test_splits_never_share_a_problem_and_keep_the_task():
-    train, test = (xp.SplitChainTask(n_terms=(2, 4), max_value=5, split=s) for s in ("train", "test"))
-    a, b = train.sample(400, 1), test.sample(400, 1)
-    assert not {e.prompt for e in a} & {e.prompt for e in b}
-    assert all(test.held_out(e) for e in b) and not any(test.held_out(e) for e in a)
-    assert train.other() == test and test.other() == train
-    assert {len(test.terms_of(e.prompt)) for e in b} == {2, 3, 4}  # every length still drawn
-    assert test.max_len == xp.SplitChainTask(n_terms=(2, 4), max_value=5).max_len
-
-
 def test_tasks_and_quick_size_are_chapter_6s():
     quick, full = CH06["quick"], xp.SETTINGS["full"]
     for label, n_terms, max_value in full.tasks:

@@ -44,6 +44,9 @@ def test_after_a_slip_the_oracle_reasons_from_the_models_own_notes():
     # a closing tag written too early: finish it, then the sum of the last line
     assert AdditionChainTask.oracle_next(prompt, "<think>2+2+3=4+3</") == "t"
     assert AdditionChainTask.oracle_next(prompt, "<think>2+2+3=4+3</think>") == "7"
+    # a withdrawn line does not count: after "5+3==" the expert rewrites the line from the one kept
+    assert AdditionChainTask.oracle_next(prompt, "<think>2+2+3=5+3==") == "4"
+    assert AdditionChainTask.oracle_next(prompt, "<think>2+2+3=5+3==4+3=") == "7"
 
 
 # ---------------------------------------------------------------------------- rewards and losses

@@ -1,5 +1,6 @@
 """Task formats are exact, and the one teacher-forcing shift builds what it claims."""
 
+import random
 import re
 
 import pytest
@@ -229,6 +230,70 @@ def test_check_chain_splits_valid_recovery_from_right_answers_through_invalid_no
     assert check("1+2=", "<think>1+2=3</think>").answer_follows_chain is None  # no answer
     with pytest.raises(ValueError, match="prompt"):
         check("1+2", "<think>1+2=3</think>3")
+
+
+def test_a_retracted_line_leaves_the_chain_and_is_counted():
+    check = AdditionChainTask.check_chain
+    noticed = check("1+2+3=", "<think>1+2+3=4+3==3+3=6</think>6")  # slip, marker, right line
+    assert noticed.chain_valid and noticed.lines_valid == (True, True, True)
+    assert (noticed.retractions, noticed.slips_retracted) == (1, 1)
+    false_alarm = check("1+2+3=", "<think>1+2+3=3+3==3+3=6</think>6")  # a right line withdrawn
+    assert false_alarm.chain_valid and (false_alarm.retractions, false_alarm.slips_retracted) == (1, 0)
+    wrong_fix = check("1+2+3=", "<think>1+2+3=4+3==5+3=8</think>8")  # noticed, then a wrong rewrite
+    assert not wrong_fix.chain_valid and wrong_fix.slips_retracted == 1 and wrong_fix.first_invalid_line == 1
+    assert not check("1+2=", "<think>=1+2=3</think>3").well_formed  # nothing to withdraw
+    assert AdditionChainTask.kept_lines(["1+2+3", "4+3", "", "3+3", "6"]) == [[1, 2, 3], [3, 3], [6]]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000))
+def test_correction_data_plants_one_unscored_slip_and_fixes_it(seed):
+    task = AdditionChainTask(n_terms=(2, 5), max_value=9)
+    rng = random.Random(seed)
+    example = task.sample(1, seed)[0]
+    fixed = task.with_correction(example, rng)
+    (j,) = fixed.unscored
+    assert fixed.target[j] != example.target[j] and fixed.target[j].isdigit()  # the planted wrong digit
+    assert fixed.target[: j] == example.target[: j]  # gold up to the slip
+    check = task.check_chain(fixed.prompt, fixed.target)
+    assert check.chain_valid and check.answer_correct and (check.retractions, check.slips_retracted) == (1, 1)
+    batch = task.batch([example, fixed])
+    assert int(batch.loss_mask[1].sum()) == len(fixed.target)  # every character and <eos>, but the slip
+    assert not batch.loss_mask[1, len(fixed.prompt) - 1 + j]
+    assert int(batch.loss_mask[0].sum()) == len(example.target) + 1
+    # a context cap plants only slips whose correction fits, and none when nothing fits
+    cap = len(example.prompt) + len(example.target) + 3
+    capped = task.with_correction(example, random.Random(seed), max_length=cap)
+    assert len(capped.prompt) + len(capped.target) <= cap
+    tight = len(example.prompt) + len(example.target)
+    assert task.with_correction(example, rng, max_length=tight) == example
+
+
+def test_wrong_digit_is_a_different_digit_and_never_a_leading_zero():
+    rng = random.Random(0)
+    for _ in range(200):
+        assert AdditionChainTask.wrong_digit("3+12", 2, rng) not in "01"  # the "1" of 12 leads
+        assert AdditionChainTask.wrong_digit("3+12", 3, rng) != "2"
+    with pytest.raises(ValueError, match="unscored"):
+        Example("1=", "ab", unscored=(2,))
+
+
+def test_held_out_split_never_shares_a_problem_and_keeps_the_distribution():
+    train, test = (AdditionChainTask(n_terms=(2, 4), max_value=5, split=s) for s in ("train", "test"))
+    a, b = train.sample(400, 1), test.sample(400, 1)
+    assert not {e.prompt for e in a} & {e.prompt for e in b}
+    assert all(test.held_out(e) for e in b) and not any(test.held_out(e) for e in a)
+    assert train.other() == test and train.held_out_task() == test and test.held_out_task() == test
+    assert {len(test.terms_of(e.prompt)) for e in b} == {2, 3, 4}  # every length still drawn
+    assert test.max_len == AdditionChainTask(n_terms=(2, 4), max_value=5).max_len
+    assert AdditionChainTask(n_terms=(2, 4)).sample(50, 3) == AdditionChainTask(n_terms=(2, 4)).sample(50, 3)
+    with pytest.raises(ValueError, match="split"):
+        AdditionChainTask(split="dev")
+    with pytest.raises(ValueError, match="test_share"):
+        AdditionChainTask(test_share=1.0)
+    with pytest.raises(ValueError, match="other split"):
+        AdditionChainTask().other()
+    assert CurriculumTask.wrap(train).base == train  # a curriculum keeps the split
 
 
 def test_line_sum_and_generation_budget():

@@ -12,8 +12,9 @@ what a replaced input is, and whether the loss may train the first pass through 
 - ``straight-through, through``: the sampled token itself, with the Gumbel-softmax gradient.
 
 Every scheduled arm uses the same linear schedule, solved as in chapter 6 to reach ``p`` at
-``at_fraction`` of training. Measurements use held-out problems: :class:`SplitChainTask` puts every
-problem (a prompt) in one split by a hash, so no test problem is ever trained on.
+``at_fraction`` of training. Measurements use held-out problems: the training task has
+``split="train"`` (:class:`~handbook_utils.tasks.AdditionChainTask`), which puts every problem (a
+prompt) in one split by a hash, so no test problem is ever trained on.
 
 Every module this one imports, and this module, decide the numbers of ``results/ch08_<setting>.json``
 (:mod:`handbook_utils.experiments` declares them); the figures and tables live in :mod:`.ch08_figures`.
@@ -21,9 +22,6 @@ Every module this one imports, and this module, decide the numbers of ``results/
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,46 +37,10 @@ from ..metrics import evaluate, inject_error_and_continue
 from ..recipes import Recipe
 from ..schedules import solve_schedule
 from ..strategies import ScheduledSampling, SoftScheduledSampling, Strategy, TeacherForcing, masked_cross_entropy
-from ..tasks import AdditionChainTask, Example
+from ..tasks import AdditionChainTask
 
 ARMS = ("teacher forcing", "hard tokens", "expected, stopped", "expected, through", "Gumbel, through",
         "straight-through, through")
-SPLITS = ("train", "test")
-
-
-@dataclass(frozen=True)
-class SplitChainTask(AdditionChainTask):
-    """Addition chains of one split: a problem (its prompt) is held out when its hash falls below
-    ``test_share``, so ``split="train"`` and ``split="test"`` never share a problem.
-
-    Draws are rejected until they land in the split: the split keeps the task's distribution of
-    lengths and terms, restricted to its problems.
-    """
-
-    split: str = "train"
-    test_share: float = 0.25
-
-    def __post_init__(self):
-        super().__post_init__()
-        checks.one_of("split", self.split, SPLITS)
-        checks.in_open_unit("test_share", self.test_share)
-
-    @staticmethod
-    def bucket(prompt: str) -> float:
-        """A fixed number in [0, 1) per prompt (SHA-256), the same on every machine and Python."""
-        return int.from_bytes(hashlib.sha256(prompt.encode()).digest()[:8], "big") / 2**64
-
-    def held_out(self, example: Example) -> bool:
-        return self.bucket(example.prompt) < self.test_share
-
-    def _draw(self, rng: random.Random) -> Example:
-        while True:  # about 1 / share draws per kept problem
-            example = super()._draw(rng)
-            if self.held_out(example) == (self.split == "test"):
-                return example
-
-    def other(self) -> SplitChainTask:
-        return dataclasses.replace(self, split="test" if self.split == "train" else "train")
 
 
 @dataclass(frozen=True)
@@ -123,10 +85,10 @@ class SoftSetting:
     def task_names(self) -> tuple[str, ...]:
         return tuple(label for label, _, _ in self.tasks)
 
-    def task(self, name: str, split: str = "train") -> SplitChainTask:
+    def task(self, name: str, split: str = "train") -> AdditionChainTask:
         for label, n_terms, max_value in self.tasks:
             if label == name:
-                return SplitChainTask(n_terms=n_terms, max_value=max_value, split=split, test_share=self.test_share)
+                return AdditionChainTask(n_terms=n_terms, max_value=max_value, split=split, test_share=self.test_share)
         raise ValueError(f"task must be one of {list(self.task_names)}, got {name!r}")
 
     def strategy(self, arm: str) -> Strategy:
@@ -177,7 +139,7 @@ def cells(setting: SoftSetting) -> list[Cell]:
 # Measuring one trained model
 
 
-def measure(model, task: SplitChainTask, setting: SoftSetting) -> dict:
+def measure(model, task: AdditionChainTask, setting: SoftSetting) -> dict:
     """The numbers of chapter 6, on held-out problems (``task.other()`` of the training split).
 
     ``exact_match``, ``tf_loss`` and ``tf_token_accuracy`` as :func:`~handbook_utils.metrics.evaluate`
@@ -207,7 +169,7 @@ def measure(model, task: SplitChainTask, setting: SoftSetting) -> dict:
     }
 
 
-def gradient_alignment(model, task: SplitChainTask, setting: SoftSetting, n: int = 64, seed: int = 99) -> dict:
+def gradient_alignment(model, task: AdditionChainTask, setting: SoftSetting, n: int = 64, seed: int = 99) -> dict:
     """Where does the gradient through the choice push the first pass? A probe of a trained model.
 
     On ``n`` held-out chains, two-pass scheduled sampling with expected embeddings (``p`` and ``tau`` of

@@ -17,19 +17,20 @@ from .addition import (
     END_THINK,
     GENERATION_SLACK,
     KINDS,
+    RETRACT,
     THINK,
     AdditionChainTask,
     ChainCheck,
     CurriculumTask,
     addition_chain,
 )
-from .base import EOS, PAD, Batch, Example, Task, Tokenizer, teacher_forcing_shift
+from .base import EOS, PAD, SPLITS, Batch, Example, Task, Tokenizer, teacher_forcing_shift
 from .markov import MarkovTask
 from .path_star import NODE_CHARS, PathStarTask
 from .two_step import TwoStepTask
 
 __all__ = [
-    "EOS", "END_THINK", "GENERATION_SLACK", "KINDS", "NODE_CHARS", "PAD", "THINK",
+    "EOS", "END_THINK", "GENERATION_SLACK", "KINDS", "NODE_CHARS", "PAD", "RETRACT", "SPLITS", "THINK",
     "AdditionChainTask", "Batch", "ChainCheck", "CurriculumTask", "Example", "MarkovTask", "PathStarTask",
     "Task", "Tokenizer", "TwoStepTask", "addition_chain", "teacher_forcing_shift",
 ]

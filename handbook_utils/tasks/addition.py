@@ -16,18 +16,25 @@ characters at ``max_value=9``, ≈138 at ``max_value=10`` and ≈142 at ``max_va
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import random
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .. import checks
-from .base import EOS, Example, Task, Tokenizer
+from .base import EOS, SPLITS, Example, Task, Tokenizer
 
 THINK, END_THINK = "<think>", "</think>"
 GENERATION_SLACK = 16
 """Tokens a free-running answer may write past the gold target's length before it is cut off: enough
 to see where a wrong answer goes, few enough to keep generation cheap."""
+
+RETRACT = "=="
+"""The correction marker, an empty chain line: ``…=4+3==3+3=…`` withdraws the line ``4+3`` and writes
+``3+3`` in its place. Made of characters the task already has, so a model trained without corrections
+shares the vocabulary of one trained with them (correction data, chapter 7)."""
 
 _ANSWER = re.compile(r"</think>(\d+)$")
 _LINE = re.compile(r"\d+(\+\d+)*")
@@ -42,6 +49,10 @@ class ChainCheck:
     ``lines_valid[k]`` says whether line ``k`` is right *given the line before it*: line 0 must copy
     the question, each later line must be the one before with its first two numbers added. So a
     chain that slips and then reasons correctly from the slip has one invalid line, not all.
+
+    A withdrawn line (followed by the :data:`RETRACT` marker) is not part of the chain: the lines are
+    those the writer kept, and ``retractions`` / ``slips_retracted`` count what it withdrew. A slip
+    that is noticed and corrected therefore leaves a valid chain.
     """
 
     well_formed: bool  # "<think>line=line=…</think>answer" with lines of "+"-separated numbers
@@ -49,6 +60,8 @@ class ChainCheck:
     chain_valid: bool  # well formed, every line valid, and it ends on a single number
     answer_follows_chain: bool | None  # answer = the chain's last line (None: no answer, or no single-number last line)
     answer_correct: bool  # the number after </think> is the true sum
+    retractions: int = 0  # correction markers (RETRACT): lines the writer withdrew
+    slips_retracted: int = 0  # of those, lines that were invalid: slips the writer noticed
 
     @property
     def first_invalid_line(self) -> int | None:
@@ -72,6 +85,11 @@ def _normalize_n_terms(n_terms) -> tuple[int, int]:
     return lo, hi
 
 
+def _line_starts(body: str) -> list[int]:
+    """Index in ``body`` where each ``=``-separated line starts."""
+    return [0] + [i + 1 for i, ch in enumerate(body) if ch == "="]
+
+
 def addition_chain(terms: Sequence[int]) -> list[list[int]]:
     """The reasoning chain: repeatedly replace the first two terms by their sum.
 
@@ -91,10 +109,18 @@ class AdditionChainTask(Task):
 
     ``n_terms`` is an int or an inclusive range ``(low, high)`` (a Python ``range`` works too);
     terms are drawn uniformly from ``[0, max_value]``.
+
+    ``split``: ``"all"`` (every problem), or ``"train"`` / ``"test"``: a problem (its prompt) is held
+    out when its SHA-256 :meth:`bucket` falls below ``test_share``, so the two splits never share a
+    problem and a model trained on ``"train"`` is measured on problems it cannot have seen. Draws are
+    rejected until they land in the split: each split keeps the task's distribution of lengths and
+    terms, restricted to its problems.
     """
 
     n_terms: int | tuple[int, int] = (2, 5)
     max_value: int = 9
+    split: str = "all"
+    test_share: float = 0.25
     tokenizer: Tokenizer = field(init=False, repr=False, compare=False)
 
     ALPHABET = "0123456789+=</>hiknt"  # digits, operators and the letters of <think></think>
@@ -103,7 +129,33 @@ class AdditionChainTask(Task):
     def __post_init__(self):
         object.__setattr__(self, "n_terms", _normalize_n_terms(self.n_terms))
         checks.integer("max_value", self.max_value, 1, 10**6)
+        checks.one_of("split", self.split, SPLITS)
+        checks.in_open_unit("test_share", self.test_share)
         object.__setattr__(self, "tokenizer", Tokenizer(self.ALPHABET))
+
+    # ---------------------------------------------------------------- the held-out split
+
+    @staticmethod
+    def bucket(prompt: str) -> float:
+        """A fixed number in [0, 1) per prompt (SHA-256), the same on every machine and Python."""
+        return int.from_bytes(hashlib.sha256(prompt.encode()).digest()[:8], "big") / 2**64
+
+    def held_out(self, example: Example) -> bool:
+        """Whether ``example``'s problem belongs to the test split."""
+        return self.bucket(example.prompt) < self.test_share
+
+    def in_split(self, example: Example) -> bool:
+        return self.split == "all" or self.held_out(example) == (self.split == "test")
+
+    def other(self) -> AdditionChainTask:
+        """The same task on the other split (``"train"`` ↔ ``"test"``)."""
+        if self.split == "all":
+            raise ValueError("split='all' has no other split; use split='train' or 'test'")
+        return dataclasses.replace(self, split="test" if self.split == "train" else "train")
+
+    def held_out_task(self) -> AdditionChainTask:
+        """Where to measure a model trained on this task: the test split of a ``"train"`` task, else itself."""
+        return self.other() if self.split == "train" else self
 
     def example(self, terms: Sequence[int]) -> Example:
         if isinstance(terms, (str, bytes)) or not isinstance(terms, Sequence):
@@ -215,14 +267,73 @@ class AdditionChainTask(Task):
         follows = None
         if answer is not None and len(texts) >= 2 and texts[-1].isdigit():
             follows = int(texts[-1]) == answer
-        lines = cls.chain_lines(output)
-        if lines is None or answer is None:
+        if not texts or answer is None:
             return ChainCheck(False, (), False, follows, correct)
-        valid = [lines[0] == terms]
-        valid += [len(before) >= 2 and line == [before[0] + before[1], *before[2:]]
-                  for before, line in zip(lines, lines[1:])]
-        chain_valid = all(valid) and len(lines[-1]) == 1
-        return ChainCheck(True, tuple(valid), chain_valid, follows, correct)
+        kept, valid, retractions, noticed = [], [], 0, 0
+        for text in texts:
+            if text == "" and kept:  # the marker: withdraw the line before it
+                retractions += 1
+                noticed += not valid.pop()
+                kept.pop()
+                continue
+            if not _LINE.fullmatch(text):
+                return ChainCheck(False, (), False, follows, correct, retractions, noticed)
+            line = [int(x) for x in text.split("+")]
+            before = kept[-1] if kept else None
+            valid.append(line == terms if before is None
+                         else len(before) >= 2 and line == [before[0] + before[1], *before[2:]])
+            kept.append(line)
+        chain_valid = bool(kept) and all(valid) and len(kept[-1]) == 1
+        return ChainCheck(True, tuple(valid), chain_valid, follows, correct, retractions, noticed)
+
+    @staticmethod
+    def kept_lines(texts: Sequence[str]) -> list[list[int]]:
+        """The parsed lines a writer kept: withdrawn lines (before a :data:`RETRACT`) and lines that do
+        not parse are dropped."""
+        kept: list[list[int] | None] = []
+        for text in texts:
+            if text == "" and kept:
+                kept.pop()
+            elif text != "":
+                kept.append([int(x) for x in text.split("+")] if _LINE.fullmatch(text) else None)
+        return [line for line in kept if line is not None]
+
+    # ---------------------------------------------------------------- slips and corrections
+
+    @staticmethod
+    def wrong_digit(text: str, index: int, rng: random.Random) -> str:
+        """A digit other than ``text[index]`` (never a leading zero of a longer number): one slip."""
+        leading = (index == 0 or not text[index - 1].isdigit()) and index + 1 < len(text) and text[index + 1].isdigit()
+        digits = [d for d in "0123456789" if d != text[index] and not (leading and d == "0")]
+        return rng.choice(digits)
+
+    def with_correction(self, example: Example, rng: random.Random, max_length: int | None = None) -> Example:
+        """``example`` with one planted slip and its correction, the way correction data is written.
+
+        One digit of one chain line is replaced (:meth:`wrong_digit`), the line is finished as written,
+        the :data:`RETRACT` marker follows, then the right line and the rest of the gold chain:
+        ``<think>1+2+3=4+3==3+3=6</think>6``. The wrong digit is ``unscored`` (the model should learn
+        to notice a slip and fix it, not to make one); everything after it is scored. ``max_length``
+        caps ``len(prompt) + len(target)`` (a model's context): only slips whose correction fits are
+        planted, and ``example`` is returned unchanged when none fits.
+        """
+        body_start, body_end = len(THINK), example.target.index(END_THINK)
+        body = example.target[body_start:body_end]
+        spots = []  # (digit index in body, end of its line in body)
+        for start, text in zip(_line_starts(body), body.split("=")):
+            extra = len(text) + len(RETRACT)  # the wrong line is kept, then the marker, then the right line
+            if max_length is None or len(example.prompt) + len(example.target) + extra <= max_length:
+                spots += [(start + i, start + len(text)) for i, ch in enumerate(text) if ch.isdigit()]
+        if not spots:
+            return example
+        index, line_end = rng.choice(spots)
+        wrong = body[:index] + self.wrong_digit(body, index, rng) + body[index + 1 : line_end]
+        line_start = body.rfind("=", 0, index) + 1
+        fixed = wrong + RETRACT + body[line_start:]
+        target = THINK + fixed + example.target[body_end:]
+        return Example(example.prompt, target, unscored=(body_start + index,))
+
+    # ---------------------------------------------------------------- the expert (chapter 7)
 
     # ---------------------------------------------------------------- the expert (chapter 7)
 
@@ -249,12 +360,12 @@ class AdditionChainTask(Task):
             chain, tail = body[: body.index("<")], body[body.index("<"):]
             if len(tail) < len(END_THINK):
                 return END_THINK[len(tail)]
-            answer = str(sum(cls._last_parsed_line(chain.split("="), terms)))
+            answer = str(sum(cls._last_kept_line(chain.split("="), terms)))
             answer_written = tail[len(END_THINK):]
             return answer[len(answer_written)] if len(answer_written) < len(answer) else EOS
         *complete, partial = body.split("=")
-        if complete:
-            before = cls._last_parsed_line(complete, terms)
+        if cls.kept_lines(complete):
+            before = cls._last_kept_line(complete, terms)
             line = [before[0] + before[1], *before[2:]] if len(before) >= 2 else before
         else:
             line = terms  # the first line copies the question
@@ -269,13 +380,11 @@ class AdditionChainTask(Task):
         target at every position a model reads its own answer (``len(written) + 1`` entries)."""
         return [cls.oracle_next(prompt, written[:i]) for i in range(len(written) + 1)]
 
-    @staticmethod
-    def _last_parsed_line(lines: Sequence[str], terms: list[int]) -> list[int]:
-        """The numbers of the last line of ``lines`` that parses (the question's terms if none does)."""
-        for line in reversed(lines):
-            if _LINE.fullmatch(line):
-                return [int(x) for x in line.split("+")]
-        return list(terms)
+    @classmethod
+    def _last_kept_line(cls, lines: Sequence[str], terms: list[int]) -> list[int]:
+        """The numbers of the last kept line of ``lines`` that parses (the question's terms if none does)."""
+        kept = cls.kept_lines(lines)
+        return kept[-1] if kept else list(terms)
 
     def generation_budget(self, target_length: int) -> int:
         """How many tokens to let a model write for a target of ``target_length`` characters:
@@ -284,8 +393,11 @@ class AdditionChainTask(Task):
 
     def _draw(self, rng: random.Random) -> Example:
         lo, hi = self.n_terms
-        k = rng.randint(lo, hi)
-        return self.example([rng.randint(0, self.max_value) for _ in range(k)])
+        while True:  # rejection into the split: about 1 / share draws per kept problem
+            k = rng.randint(lo, hi)
+            example = self.example([rng.randint(0, self.max_value) for _ in range(k)])
+            if self.in_split(example):
+                return example
 
     def _longest(self) -> Example:
         # every number is longest when every term is max_value
@@ -320,12 +432,14 @@ class CurriculumTask(AdditionChainTask):
         checks.instance("task", task, AdditionChainTask)
         if isinstance(task, CurriculumTask):
             raise TypeError("task is already a CurriculumTask")
-        return cls(n_terms=task.n_terms, max_value=task.max_value, full_at_epoch=full_at_epoch)
+        return cls(n_terms=task.n_terms, max_value=task.max_value, split=task.split, test_share=task.test_share,
+                   full_at_epoch=full_at_epoch)
 
     @property
     def base(self) -> AdditionChainTask:
         """The task without the curriculum."""
-        return AdditionChainTask(n_terms=self.n_terms, max_value=self.max_value)
+        return AdditionChainTask(n_terms=self.n_terms, max_value=self.max_value, split=self.split,
+                                 test_share=self.test_share)
 
     def n_terms_at(self, epoch: float) -> tuple[int, int]:
         """``(shortest, longest)`` number of terms drawn at training time ``epoch``."""
@@ -340,4 +454,4 @@ class CurriculumTask(AdditionChainTask):
         lo, hi = self.n_terms_at(epoch)
         if (lo, hi) == self.n_terms:
             return self.sample(n, seed)
-        return AdditionChainTask(n_terms=(lo, hi), max_value=self.max_value).sample(n, seed)
+        return dataclasses.replace(self.base, n_terms=(lo, hi)).sample(n, seed)

@@ -20,6 +20,8 @@ from .. import checks
 
 PAD = "<pad>"
 EOS = "<eos>"
+SPLITS = ("all", "train", "test")
+"""A task's ``split``: every problem, or one side of a fixed held-out split (never shared)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -28,10 +30,19 @@ EOS = "<eos>"
 
 @dataclass(frozen=True)
 class Example:
-    """One task instance: the model is given ``prompt`` and must write ``target``."""
+    """One task instance: the model is given ``prompt`` and must write ``target``.
+
+    ``unscored``: indices of target characters the loss skips (a planted slip in correction data is
+    shown to the model but not taught).
+    """
 
     prompt: str
     target: str
+    unscored: tuple[int, ...] = ()
+
+    def __post_init__(self):
+        for j in self.unscored:
+            checks.integer("unscored", j, 0, max(len(self.target) - 1, 0))
 
 
 class Tokenizer:
@@ -209,7 +220,11 @@ class Task:
             raise ValueError("examples must hold at least one Example")
         prompts, targets = zip(*(self.encode(e) for e in examples))
         dummy_id = self.tokenizer.stoi[self.dummy] if self.teacherless else None
-        return teacher_forcing_shift(prompts, targets, pad_id=self.tokenizer.pad_id, dummy_id=dummy_id, device=device)
+        batch = teacher_forcing_shift(prompts, targets, pad_id=self.tokenizer.pad_id, dummy_id=dummy_id)
+        for b, example in enumerate(examples):
+            for j in example.unscored:  # target character j is predicted at position len(prompt) - 1 + j
+                batch.loss_mask[b, len(prompts[b]) - 1 + j] = False
+        return batch.to(device) if device is not None else batch
 
     @property
     def max_len(self) -> int:

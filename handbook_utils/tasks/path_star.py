@@ -16,10 +16,9 @@ import random
 from dataclasses import dataclass, field
 
 from .. import checks
-from .base import Example, Task, Tokenizer
+from .base import SPLITS, Example, Task, Tokenizer
 
 NODE_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-SPLITS = ("all", "train", "test")
 
 
 @dataclass(frozen=True)
