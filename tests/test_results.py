@@ -103,7 +103,8 @@ def test_code_digest_covers_the_declared_modules_only(tmp_path, monkeypatch):
 
 
 def test_the_declared_modules_cover_everything_the_experiment_imports(monkeypatch):
-    assert experiments.undeclared_imports("ch09") == []
+    for name in experiments.REGISTRY:
+        assert experiments.undeclared_imports(name) == [], name
     exp = experiments.get("ch09")
     short = experiments.Experiment(exp.name, exp.module, tuple(d for d in exp.depends if d != "training"), exp.about)
     monkeypatch.setitem(experiments.REGISTRY, "ch09", short)
@@ -253,6 +254,28 @@ def test_seed_interval():
         seed_interval([])
     with pytest.raises(ValueError, match="finite"):
         seed_interval([1.0, math.nan])
+
+
+def test_t_quantiles_match_the_table_and_bonferroni_widens_the_verdict():
+    for df in (1, 2, 4, 9, 30):
+        assert results.t_quantile(0.975, df) == pytest.approx(results.t95(df), abs=1e-3)
+    assert results.t_quantile(0.025, 4) == pytest.approx(-2.776, abs=1e-3)
+    assert results.t_cdf(0.0, 3) == pytest.approx(0.5) and results.t_cdf(-50.0, 3) < 1e-3
+    ref = {s: 0.5 for s in range(5)}
+    arm = {s: 0.5 + d for s, d in enumerate((0.01, 0.015, 0.005, 0.01, 0.01))}  # +0.01 on every seed but noisy
+    alone = results.paired_comparison(arm, ref, metric="exact_match")
+    many = results.paired_comparison(arm, ref, metric="exact_match", family=40)
+    assert alone.word == "better" and many.word == "within noise"  # same data, 40 comparisons at once
+    assert (alone.low, alone.high) == (many.low, many.high) and many.family == 40  # the shown interval is 95%
+    worse = results.paired_comparison(ref, arm, higher_is_better=True)
+    assert worse.word == "worse" and worse.delta == pytest.approx(-alone.delta)
+    assert results.paired_comparison(arm, ref, higher_is_better=False).word == "worse"
+    with pytest.raises(ValueError, match="at least 2"):
+        results.paired_comparison({0: 1.0}, {0: 0.0})
+    with pytest.raises(ValueError, match="family"):
+        results.paired_comparison(arm, ref, family=0)
+    with pytest.raises(ValueError, match="q"):
+        results.t_quantile(1.0, 3)
 
 
 def test_result_path_is_named_by_experiment_and_setting():

@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 
 from .. import checks
 from ..plotting import COLORS, PALETTE, describe_axes_as
-from ..results import SeedInterval, seed_interval
+from ..results import Comparison, SeedInterval, paired_comparison, seed_interval
 from .ch08_experiment import ARMS
 
 UNIT = (0.0, 1.0)
@@ -97,39 +97,17 @@ def summarize(cells: Sequence[Mapping], task: str,
             for arm in arms_of(rows)}
 
 
-@dataclass(frozen=True)
-class Comparison:
-    """``arm − reference`` on one metric, paired by seed: mean difference, 95% interval, verdict word."""
-
-    arm: str
-    reference: str
-    metric: str
-    delta: float
-    low: float
-    high: float
-    n: int  # seeds paired
-    word: str  # "better", "worse" or "within noise"
-
-    def __str__(self) -> str:
-        return f"{self.delta:+.3f} [{self.low:+.3f}, {self.high:+.3f}] {self.word}"
-
-
 def compare(cells: Sequence[Mapping], task: str, arm: str, reference: str, metric: str) -> Comparison:
-    """Paired comparison of ``arm`` with ``reference`` on ``task``: per seed the difference, then its
-    mean and 95% t interval. "better"/"worse" only when the interval excludes 0 (in the metric's good
-    direction); otherwise "within noise", which says the seeds do not separate them, not that they are equal."""
+    """Paired comparison of ``arm`` with ``reference`` on ``task`` (:func:`~handbook_utils.results.paired_comparison`):
+    per seed the difference, then its mean, 95% t interval and verdict word."""
     info = _metric(metric)
     a = {c["seed"]: c[metric] for c in select(cells, task=task, arm=arm)}
     r = {c["seed"]: c[metric] for c in select(cells, task=task, arm=reference)}
-    seeds = sorted(set(a) & set(r))
-    if len(seeds) < 2:
-        raise ValueError(f"{arm!r} and {reference!r} share {len(seeds)} seeds on {task!r}; at least 2 are needed")
-    iv = seed_interval([a[s] - r[s] for s in seeds])
-    if iv.low > 0 or iv.high < 0:
-        word = "better" if (iv.mean > 0) == info.higher_is_better else "worse"
-    else:
-        word = "within noise"
-    return Comparison(arm, reference, metric, iv.mean, iv.low, iv.high, len(seeds), word)
+    try:
+        return paired_comparison(a, r, arm=arm, reference=reference, metric=metric,
+                                 higher_is_better=info.higher_is_better)
+    except ValueError as err:
+        raise ValueError(f"{err} on {task!r}") from None
 
 
 def comparisons(cells: Sequence[Mapping], task: str, reference: str,

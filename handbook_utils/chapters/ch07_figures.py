@@ -1,0 +1,197 @@
+"""Chapter 7's comparison, read: means and 95% intervals over seeds, paired comparisons with the
+start and with more teacher forcing, verdict words computed from the data, the table, the figure,
+the cost per step and the claims table.
+
+Cells are the dicts of a stored result (``StoredResult.cells``) or of live runs of
+:func:`.ch07_experiment.run_cell`: ``{"arm", "seed", <metric>: value, ..., "start": {<metric>: value}}``.
+Every arm of a seed starts from the same trained model, so arms are compared seed by seed (the interval
+of the mean *paired* difference). Pure reading and drawing: editing this module leaves stored results valid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+from .. import checks
+from ..plotting import COLORS, PALETTE, plot_seed_intervals
+from ..results import Comparison, SeedInterval, paired_comparison, seed_interval
+from ..tables import Table
+from .ch07_experiment import ARMS, FINETUNE
+
+START = "start (chapter 3)"
+"""The row of the model every arm starts from."""
+
+UNIT = (0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    label: str
+    higher_is_better: bool
+    bounds: tuple[float, float] | None = UNIT
+    digits: int = 3
+
+
+METRICS: dict[str, MetricInfo] = {
+    "exact_match": MetricInfo("exact match", True),
+    "chain_valid": MetricInfo("valid chain", True),
+    "answer_correct": MetricInfo("right answer", True),
+    "long_failure": MetricInfo("fails, 6 terms", False),
+    "noticed": MetricInfo("slip withdrawn", True),
+    "valid_recovery": MetricInfo("valid recovery", True),
+    "right_invalid_notes": MetricInfo("right, invalid notes", False),
+    "followed_error": MetricInfo("followed slip", False),
+    "false_alarms": MetricInfo("false alarms", False),
+    "tf_loss": MetricInfo("gold loss", False, (0.0, float("inf")), 4),
+    "entropy": MetricInfo("entropy", True, (0.0, float("inf"))),
+    "distinct_answers": MetricInfo("distinct answers", True),
+    "kl_to_start": MetricInfo("KL to start", False, (0.0, float("inf")), 4),
+}
+"""What each cell reports that the chapter compares, and which direction is good (entropy and distinct
+answers: higher is "more diverse", which is only good up to a point; the chapter says so)."""
+
+PRIMARY = ("exact_match", "chain_valid", "valid_recovery", "long_failure")
+"""The comparisons the chapter's verdicts rest on; their family size sets the Bonferroni level."""
+
+ARM_STYLES: dict[str, tuple[str, str, str]] = {
+    START: (COLORS["neutral"], "x", ":"),
+    "teacher forcing": (COLORS["teacher_forcing"], "D", "-"),
+    "scheduled sampling": (COLORS["free_running"], "v", "--"),
+    "correction data": (PALETTE[2], "P", "-"),
+    "REINFORCE": (PALETTE[3], "^", "-."),
+    "group, exact": (PALETTE[4], "o", "-"),
+    "group, chain": (PALETTE[5], "s", "-"),
+    "DAgger": (COLORS["accent"], "*", "--"),
+}
+"""Colour, marker and line style per arm: colour is never the only signal."""
+
+
+Row = str | tuple[str, float]
+"""A row of the comparison: :data:`START`, or ``(arm, lr)``."""
+
+
+def _check_cells(cells: Sequence[Mapping]) -> list[Mapping]:
+    cells = list(cells)
+    if not cells or not all(isinstance(c, Mapping) and {"arm", "lr", "seed", "start"} <= set(c) for c in cells):
+        raise ValueError("cells must be a non-empty list of dicts with arm, lr, seed and start")
+    return cells
+
+
+def rows_of(cells: Sequence[Mapping]) -> list[tuple[str, float]]:
+    """The ``(arm, lr)`` pairs present, in the book's arm order, smaller learning rate first."""
+    present = {(c["arm"], c["lr"]) for c in _check_cells(cells)}
+    return sorted(present, key=lambda row: (ARMS.index(row[0]), row[1]))
+
+
+def row_name(row: Row) -> str:
+    return row if isinstance(row, str) else f"{row[0]}, lr {row[1]:g}"
+
+
+def by_seed(cells: Sequence[Mapping], row: Row, metric: str) -> dict[int, float]:
+    """``{seed: value}`` of ``metric`` in ``row`` (:data:`START`: the start model of each seed)."""
+    checks.one_of("metric", metric, tuple(METRICS))
+    cells = _check_cells(cells)
+    if row == START:
+        return {c["seed"]: c["start"][metric] for c in cells}
+    out = {c["seed"]: c[metric] for c in cells if (c["arm"], c["lr"]) == tuple(row)}
+    if not out:
+        raise ValueError(f"no cells for {row_name(row)!r}; rows: {[row_name(r) for r in rows_of(cells)]}")
+    return out
+
+
+def summarize(cells: Sequence[Mapping], metrics: Sequence[str] = tuple(METRICS), lr: float | None = None
+              ) -> dict[str, dict[str, SeedInterval]]:
+    """``{row name: {metric: SeedInterval}}``: the start, then every arm (at ``lr`` only, when given)."""
+    rows = [START, *(r for r in rows_of(cells) if lr is None or r[1] == lr)]
+    return {row_name(row): {m: seed_interval(list(by_seed(cells, row, m).values()), METRICS[m].bounds)
+                            for m in metrics}
+            for row in rows}
+
+
+def compare(cells: Sequence[Mapping], row: Row, reference: Row, metric: str, family: int = 1) -> Comparison:
+    """``row − reference`` paired by seed (:func:`~handbook_utils.results.paired_comparison`)."""
+    return paired_comparison(by_seed(cells, row, metric), by_seed(cells, reference, metric), arm=row_name(row),
+                             reference=row_name(reference), metric=metric,
+                             higher_is_better=METRICS[metric].higher_is_better, family=family)
+
+
+def comparisons(cells: Sequence[Mapping], reference: Row, metrics: Sequence[str] = PRIMARY,
+                rows: Sequence[Row] | None = None) -> dict[str, dict[str, Comparison]]:
+    """Each of ``rows`` (default: every arm at every learning rate, but ``reference``) against
+    ``reference``; verdicts at a family-wise 95% level over all of these comparisons together
+    (Bonferroni over rows × metrics)."""
+    rows = [r for r in (rows_of(cells) if rows is None else rows) if r != reference]
+    family = len(rows) * len(metrics)
+    return {row_name(r): {m: compare(cells, r, reference, m, family) for m in metrics} for r in rows}
+
+
+def _fmt(iv: SeedInterval, digits: int) -> str:
+    return f"{iv.mean:.{digits}f} [{iv.low:.{digits - 1}f}, {iv.high:.{digits - 1}f}]"
+
+
+def format_table(summary: Mapping[str, Mapping[str, SeedInterval]], metrics: Sequence[str],
+                 caption: str = "") -> Table:
+    """One row per arm: ``mean [95% interval]`` per metric, and the number of seeds."""
+    rows = [[row, *(_fmt(values[m], METRICS[m].digits) for m in metrics), next(iter(values.values())).n]
+            for row, values in summary.items()]
+    return Table.of(["arm", *(METRICS[m].label for m in metrics), "seeds"], rows, caption)
+
+
+def format_comparisons(table: Mapping[str, Mapping[str, Comparison]], caption: str = "") -> Table:
+    """Per arm and metric: the paired difference with its 95% interval and the verdict word."""
+    metrics = list(next(iter(table.values())))
+    rows = [[arm, *(f"{c.delta:+.3f} [{c.low:+.2f}, {c.high:+.2f}] {c.word}" for c in row.values())]
+            for arm, row in table.items()]
+    return Table.of(["arm", *(METRICS[m].label for m in metrics)], rows, caption)
+
+
+def plot_arms(cells: Sequence[Mapping], metrics: Sequence[str] = ("exact_match", "chain_valid", "noticed",
+                                                                 "valid_recovery", "long_failure")) -> Figure:
+    """One panel per learning rate: the start's and each arm's mean and 95% interval per metric (one
+    marker and colour per arm), every seed a dot."""
+    lrs = sorted({r[1] for r in rows_of(cells)})
+    fig, axes = plt.subplots(len(lrs), 1, figsize=(8.6, 3.6 * len(lrs)), sharex=True, squeeze=False)
+    for ax, lr in zip(axes[:, 0], lrs):
+        summary = {name.split(", lr")[0]: v for name, v in summarize(cells, metrics, lr=lr).items()}
+        plot_seed_intervals(ax, summary, metrics, ARM_STYLES, markersize=6)
+        ax.set_ylabel("share of held-out\nproblems")
+        ax.set_ylim(-0.03, 1.05)
+        ax.set_title(f"learning rate {lr:g}")
+        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
+    axes[-1, 0].set_xticks(range(len(metrics)), [METRICS[m].label.replace(", ", ",\n") for m in metrics])
+    fig.suptitle("from the same start, the same budget: mean and 95% interval over seeds", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def describe_arms(cells: Sequence[Mapping], lr: float) -> str:
+    summary = summarize(cells, ("exact_match", "chain_valid", "noticed"), lr=lr)
+    parts = [f"{name.split(', lr')[0]} exact {v['exact_match'].mean:.2f}, valid chain {v['chain_valid'].mean:.2f}, "
+             f"slip withdrawn {v['noticed'].mean:.2f}" for name, v in summary.items()]
+    return f"At learning rate {lr:g}, means over seeds on held-out problems: " + "; ".join(parts) + "."
+
+
+# --------------------------------------------------------------------------------------------
+# Cost
+
+
+def step_cost(cells: Sequence[Mapping], reference: str = "teacher forcing") -> dict[str, SeedInterval]:
+    """Wall time per training step of each row over ``reference``'s at the same learning rate, seed by
+    seed (the same machine, the same run)."""
+    cells = _check_cells(cells)
+    ref = {(c["lr"], c["seed"]): c["step_time_s"] for c in cells if c["arm"] == reference}
+    out = {}
+    for arm, lr in rows_of(cells):
+        ratios = [c["step_time_s"] / ref[(lr, c["seed"])] for c in cells
+                  if (c["arm"], c["lr"]) == (arm, lr) and (lr, c["seed"]) in ref]
+        out[row_name((arm, lr))] = seed_interval(ratios, (0.0, float("inf")))
+    return out
+
+
+def sampling_arms(cells: Sequence[Mapping]) -> list[str]:
+    """The arms that train on the model's own sampled answers (RL and DAgger)."""
+    return [a for a in dict.fromkeys(arm for arm, _ in rows_of(cells)) if a in FINETUNE]
