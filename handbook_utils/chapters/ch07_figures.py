@@ -120,12 +120,12 @@ def compare(cells: Sequence[Mapping], row: Row, reference: Row, metric: str, fam
 
 
 def comparisons(cells: Sequence[Mapping], reference: Row, metrics: Sequence[str] = PRIMARY,
-                rows: Sequence[Row] | None = None) -> dict[str, dict[str, Comparison]]:
+                rows: Sequence[Row] | None = None, family: int | None = None) -> dict[str, dict[str, Comparison]]:
     """Each of ``rows`` (default: every arm at every learning rate, but ``reference``) against
-    ``reference``; verdicts at a family-wise 95% level over all of these comparisons together
-    (Bonferroni over rows × metrics)."""
+    ``reference``; verdicts at a family-wise 95% level over ``family`` comparisons read together
+    (Bonferroni; default: these rows × metrics)."""
     rows = [r for r in (rows_of(cells) if rows is None else rows) if r != reference]
-    family = len(rows) * len(metrics)
+    family = len(rows) * len(metrics) if family is None else family
     return {row_name(r): {m: compare(cells, r, reference, m, family) for m in metrics} for r in rows}
 
 
@@ -192,6 +192,85 @@ def step_cost(cells: Sequence[Mapping], reference: str = "teacher forcing") -> d
     return out
 
 
+def format_cost(cost: Mapping[str, SeedInterval], caption: str = "") -> Table:
+    rows = [[name, f"{iv.mean:.2f}× [{iv.low:.2f}, {iv.high:.2f}]"] for name, iv in cost.items()]
+    return Table.of(["arm", "time per step ÷ teacher forcing's"], rows, caption)
+
+
 def sampling_arms(cells: Sequence[Mapping]) -> list[str]:
     """The arms that train on the model's own sampled answers (RL and DAgger)."""
     return [a for a in dict.fromkeys(arm for arm, _ in rows_of(cells)) if a in FINETUNE]
+
+
+# --------------------------------------------------------------------------------------------
+# The mechanisms, on the page
+
+
+def group_table(outputs: Sequence[str], gold: str, rewards: Mapping[str, Sequence[float]],
+                advantages: Sequence[float], caption: str = "") -> Table:
+    """The answers sampled for one question, what each reward gave them, and the advantage they train with."""
+    rows = [[o + ("  (gold)" if o == gold else ""), *(f"{r[i]:.2f}" for r in rewards.values()), f"{advantages[i]:+.2f}"]
+            for i, o in enumerate(outputs)]
+    return Table.of(["sampled answer", *(f"reward: {name}" for name in rewards), "advantage"], rows, caption)
+
+
+def targets_after_a_slip(task, prompt: str, written: str, slip: int, caption: str = "") -> Table:
+    """From the slipped character on: what the model has read, the target scheduled sampling trains it
+    on (the gold answer's next character) and the expert's (``task.oracle_next``)."""
+    gold = task.gold_target(prompt)
+    rows = []
+    for i in range(slip + 1, len(written) + 1):
+        expert = task.oracle_next(prompt, written[:i])
+        gold_next = gold[i] if i < len(gold) else "<eos>"
+        rows.append([written[:i], gold_next, expert, "" if gold_next == expert else "differ"])
+    return Table.of(["the model has written", "scheduled sampling's target", "the expert's target", ""], rows,
+                    caption)
+
+
+def plot_live(arm: str, evals: Mapping[float, Sequence[tuple[int, float]]], start_value: float) -> Figure:
+    """Exact match on held-out problems during a short live run of ``arm``, one line per learning rate
+    (solid and dashed, different markers), from the start's value."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    color = ARM_STYLES[arm][0]
+    for (lr, points), marker, style in zip(sorted(evals.items()), ("o", "s", "^"), ("-", "--", ":")):
+        steps, values = zip(*[(0, start_value), *points])
+        ax.plot(steps, values, color=color, marker=marker, linestyle=style, label=f"{arm}, lr {lr:g}")
+    ax.set_xlabel("fine-tuning step")
+    ax.set_ylabel("exact match, held-out")
+    ax.set_title("a short live run (one seed: a demonstration, not evidence)")
+    ax.legend()
+    return fig
+
+
+def describe_live(arm: str, evals: Mapping[float, Sequence[tuple[int, float]]], start_value: float) -> str:
+    parts = [f"at lr {lr:g} from {start_value:.2f} to {points[-1][1]:.2f} after {points[-1][0]} steps"
+             for lr, points in sorted(evals.items())]
+    return f"Exact match on held-out problems during the live run of {arm}: " + "; ".join(parts) + "."
+
+
+# --------------------------------------------------------------------------------------------
+# The seeds' claims, held against the measurements
+
+RL_ARMS = ("REINFORCE", "group, exact", "group, chain")
+
+
+def verdict_counts(cells: Sequence[Mapping], arms: Sequence[str], reference: Row | str, metric: str,
+                   family: int) -> dict[str, list[str]]:
+    """``{"better": [...], "worse": [...], "within noise": [...]}``: the rows of ``arms`` (every learning
+    rate) against ``reference`` (a row, or ``"same lr"``: ``reference``'s arm at the row's rate)."""
+    out: dict[str, list[str]] = {"better": [], "worse": [], "within noise": []}
+    for arm, lr in rows_of(cells):
+        if arm not in arms:
+            continue
+        ref = reference if not (isinstance(reference, str) and reference.endswith("same lr")) else (
+            reference.removesuffix(", same lr"), lr)
+        c = compare(cells, (arm, lr), ref, metric, family)
+        out[c.word].append(row_name((arm, lr)))
+    return out
+
+
+def tally(counts: Mapping[str, Sequence[str]]) -> str:
+    """``"better in 2 (…), worse in 1 (…), within noise in 3"``: a verdict over several rows, in words."""
+    parts = [f"{word} in {len(rows)} ({'; '.join(rows)})" if word != "within noise" and rows else
+             f"{word} in {len(rows)}" for word, rows in counts.items() if rows]
+    return ", ".join(parts)
