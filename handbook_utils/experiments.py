@@ -33,10 +33,13 @@ import hashlib
 import importlib
 import json
 import math
+import os
 import sys
+import tempfile
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -294,8 +297,8 @@ def _numbers(value, prefix: str = "") -> dict[str, float]:
 
 def spot(name: str, setting: str = "full", *, index: int | None = None,
          directory: str | Path | None = None) -> SpotCheck:
-    """Re-run one cell of a stored result without any cache (the cheapest one unless ``index`` is given)
-    and compare every number it reports with the stored one."""
+    """Re-run one cell of a stored result without any cache, the model cache included (the cheapest
+    cell unless ``index`` is given), and compare every number it reports with the stored one."""
     exp = get(name)
     path = result_path(exp.name, setting, directory)
     stored = load(path)
@@ -312,10 +315,27 @@ def spot(name: str, setting: str = "full", *, index: int | None = None,
     if len(matches) != 1:
         raise ValueError(f"{path} holds {len(matches)} cells labelled {cell.label()}, expected one")
     start = time.perf_counter()
-    out = run_jobs(exp.load().run_cell, [cell], workers=1)[0]
+    with _empty_model_cache():
+        out = run_jobs(exp.load().run_cell, [cell], workers=1)[0]
     wall = time.perf_counter() - start
     compared, difference = _compare(path, matches[0], {**cell.label(), **out})
     return SpotCheck(path, cell.label(), compared, difference, wall)
+
+
+@contextmanager
+def _empty_model_cache() -> Iterator[None]:
+    """Point the model cache at an empty folder while a spot check trains: a cell that reuses cached
+    weights (chapter 7's start models) must train them again too."""
+    before = os.environ.get("HANDBOOK_CACHE_DIR")
+    with tempfile.TemporaryDirectory(prefix="handbook-spot-") as empty:
+        os.environ["HANDBOOK_CACHE_DIR"] = empty
+        try:
+            yield
+        finally:
+            if before is None:
+                os.environ.pop("HANDBOOK_CACHE_DIR", None)
+            else:
+                os.environ["HANDBOOK_CACHE_DIR"] = before
 
 
 def _compare(path: Path, stored: Mapping, rerun: Mapping) -> tuple[int, float]:

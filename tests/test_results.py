@@ -174,6 +174,24 @@ def test_spot_reproduces_a_cell_and_catches_a_changed_number(smoke_dir, tmp_path
     assert not tampered.reproduced and math.isclose(tampered.max_difference, 1e-3, rel_tol=1e-6)
 
 
+def test_spot_trains_with_an_empty_model_cache_and_restores_the_setting(smoke_dir, monkeypatch, tmp_path):
+    module = experiments.get("ch09").load()
+    seen = []
+    real = module.run_cell
+
+    def recording(cell):
+        folder = Path(os.environ["HANDBOOK_CACHE_DIR"])
+        seen.append((folder, list(folder.iterdir())))
+        return real(cell)
+
+    monkeypatch.setattr(module, "run_cell", recording)
+    monkeypatch.setenv("HANDBOOK_CACHE_DIR", str(tmp_path / "mine"))
+    experiments.spot("ch09", "smoke", directory=smoke_dir)
+    (folder, contents), = seen
+    assert folder != tmp_path / "mine" and contents == [] and not folder.exists()  # empty, then removed
+    assert os.environ["HANDBOOK_CACHE_DIR"] == str(tmp_path / "mine")
+
+
 def test_revalidate_restamps_a_result_whose_cells_reproduce_under_edited_code(smoke_dir, tmp_path):
     scratch = tmp_path / "scratch"
     shutil.copytree(smoke_dir, scratch)
