@@ -65,6 +65,8 @@ Code of single pages (``handbook_utils.chapters``)
 - ``chapters.ch06_comparison.stats``: mean ± spread over seeds, tables, verdicts.
 - ``chapters.ch06_comparison.costs``: seconds per step; K passes vs the sequential loop.
 - ``chapters.ch06_comparison.figures``: the chapter's figures and decision flowchart.
+- ``chapters.ch07_experiment``: chapter 7's arms (teacher forcing, corrections, RL, DAgger) × rates × seeds.
+- ``chapters.ch07_figures``: chapter 7's arms over seeds: paired verdicts, tables, cost, the mechanisms.
 - ``chapters.ch08_experiment``: chapter 8's arms (hard, expected, Gumbel, straight-through tokens) × seeds, held out.
 - ``chapters.ch08_mechanics``: a small categorical: REINFORCE, Gumbel-softmax, straight-through vs the exact gradient.
 - ``chapters.ch08_toy_figures``: relaxed samples, bias and spread against τ and draws, plotted; the τ slider.

@@ -130,3 +130,29 @@ def test_summary_starts_with_the_start_and_verdicts_follow_the_data():
         views.by_seed(cells, ("REINFORCE", 1e-4), "exact_match")
     with pytest.raises(ValueError, match="cells"):
         views.summarize([{"arm": "DAgger"}])
+
+
+def test_verdicts_over_rows_are_tallied_in_words():
+    cells = _cells()
+    counts = views.verdict_counts(cells, ["DAgger"], "teacher forcing, same lr", "exact_match", family=4)
+    assert counts["better"] == ["DAgger, lr 1e-05", "DAgger, lr 0.0001"] and not counts["worse"]
+    assert views.tally(counts) == "better in 2 (DAgger, lr 1e-05; DAgger, lr 0.0001)"
+    against_start = views.verdict_counts(_cells(-0.2), ["DAgger"], views.START, "exact_match", family=4)
+    assert len(against_start["worse"]) == 2
+    noise = views.verdict_counts(_cells(0.0), ["DAgger"], "teacher forcing, same lr", "exact_match", family=4)
+    assert views.tally(noise) == "within noise in 2"
+    cost = views.format_cost(views.step_cost(cells))
+    assert "2.00×" in str(cost)
+
+
+def test_the_mechanism_views_show_what_the_page_says():
+    task = AdditionChainTask(n_terms=(2, 4), max_value=9)
+    prompt = "2+2+3="
+    written = "<think>2+2+3=5+3="  # a slip in line 1, then the line finished
+    table = str(views.targets_after_a_slip(task, prompt, written, written.index("5")))
+    last = table.splitlines()[-1]
+    assert "8" in last and "differ" in last  # gold says 7 (from 4+3), the expert 8 (from 5+3)
+    group = str(views.group_table(["a", "b"], "a", {"exact": [1.0, 0.0]}, [1.0, -1.0]))
+    assert "(gold)" in group and "+1.00" in group and "-1.00" in group
+    live = str(views.format_live({views.START: {"exact_match": 0.5}, "x": {"exact_match": 0.75}}, ["exact_match"]))
+    assert "0.750" in live and views.START in live

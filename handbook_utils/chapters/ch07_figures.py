@@ -141,6 +141,13 @@ def format_table(summary: Mapping[str, Mapping[str, SeedInterval]], metrics: Seq
     return Table.of(["arm", *(METRICS[m].label for m in metrics), "seeds"], rows, caption)
 
 
+def format_live(rows: Mapping[str, Mapping[str, float]], metrics: Sequence[str], caption: str = "") -> Table:
+    """One seed's measurements per row (no interval): the quick setting's live run."""
+    return Table.of(["", *(METRICS[m].label for m in metrics)],
+                    [[name, *(f"{row[m]:.{METRICS[m].digits}f}" for m in metrics)] for name, row in rows.items()],
+                    caption)
+
+
 def format_comparisons(table: Mapping[str, Mapping[str, Comparison]], caption: str = "") -> Table:
     """Per arm and metric: the paired difference with its 95% interval and the verdict word."""
     metrics = list(next(iter(table.values())))
@@ -225,27 +232,6 @@ def targets_after_a_slip(task, prompt: str, written: str, slip: int, caption: st
         rows.append([written[:i], gold_next, expert, "" if gold_next == expert else "differ"])
     return Table.of(["the model has written", "scheduled sampling's target", "the expert's target", ""], rows,
                     caption)
-
-
-def plot_live(arm: str, evals: Mapping[float, Sequence[tuple[int, float]]], start_value: float) -> Figure:
-    """Exact match on held-out problems during a short live run of ``arm``, one line per learning rate
-    (solid and dashed, different markers), from the start's value."""
-    fig, ax = plt.subplots(figsize=(6.4, 3.4))
-    color = ARM_STYLES[arm][0]
-    for (lr, points), marker, style in zip(sorted(evals.items()), ("o", "s", "^"), ("-", "--", ":")):
-        steps, values = zip(*[(0, start_value), *points])
-        ax.plot(steps, values, color=color, marker=marker, linestyle=style, label=f"{arm}, lr {lr:g}")
-    ax.set_xlabel("fine-tuning step")
-    ax.set_ylabel("exact match, held-out")
-    ax.set_title("a short live run (one seed: a demonstration, not evidence)")
-    ax.legend()
-    return fig
-
-
-def describe_live(arm: str, evals: Mapping[float, Sequence[tuple[int, float]]], start_value: float) -> str:
-    parts = [f"at lr {lr:g} from {start_value:.2f} to {points[-1][1]:.2f} after {points[-1][0]} steps"
-             for lr, points in sorted(evals.items())]
-    return f"Exact match on held-out problems during the live run of {arm}: " + "; ".join(parts) + "."
 
 
 # --------------------------------------------------------------------------------------------
