@@ -155,7 +155,7 @@ def plot_cross_entropy(marks: Sequence[tuple[str, float]] = (), vocab_size: int 
     """
     ax = new_axes(ax)
     p = np.logspace(-4, 0, 400)
-    ax.plot(p, -np.log(p), color=COLORS["teacher_forcing"], label=r"loss $= -\log p$")
+    ax.plot(p, -np.log(p), color=COLORS["teacher_forcing"], label=r"loss $= -\log q_t$")
     if vocab_size is not None:
         checks.integer("vocab_size", vocab_size, 2)
         ax.axvline(1 / vocab_size, color=COLORS["neutral"], ls=":", lw=1.2)
@@ -176,7 +176,7 @@ def plot_cross_entropy(marks: Sequence[tuple[str, float]] = (), vocab_size: int 
                         fontsize=9, color=color)
     ax.set_xscale("log")
     ax.set_ylim(-0.3, 9.5)
-    ax.set_xlabel("p = probability the model puts on the right token (log scale)")
+    ax.set_xlabel("$q_t$ = probability the model puts on the right token (log scale)")
     ax.set_ylabel("cross-entropy of that token (nats)")
     ax.set_title("Confident mistakes cost the most")
     ax.legend(loc="upper right")

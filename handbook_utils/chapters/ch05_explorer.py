@@ -120,7 +120,7 @@ def plot_explorer(state: ExplorerState, axes: Sequence[Axes] | None = None) -> F
         ax.set_xlim(0, state.total_epochs)
         ax.set_xlabel("training time (epochs)")
     left.set_ylim(*FRACTION_LIMITS)
-    left.set_ylabel("p = P(model's token)")
+    left.set_ylabel("ρ = P(model's token)")
     left.set_title("Schedules")
     left.legend(loc="lower right", fontsize=9)
     right.axhline(state.seq_len, color=COLORS["neutral"], ls=":", lw=1)
@@ -148,7 +148,7 @@ def explorer_summary_html(state: ExplorerState) -> str:
             f"<td {cell}>{state.model_share(kind):.0%}</td></tr>"
         )
     head = "".join(f"<th {cell}>{h}</th>" for h in
-                   ("p = ½ at epoch", "p at end", "model tokens", "model share"))
+                   ("ρ = ½ at epoch", "ρ at end", "model tokens", "model share"))
     return (f"<table style='border-collapse:collapse;font-size:0.95em;margin:0.4em 0'>"
             f"<tr><th></th>{head}</tr>" + "".join(rows) + "</table>"
             f"<div style='font-size:0.85em;color:{COLORS['note']}'>model tokens: expected number in one "

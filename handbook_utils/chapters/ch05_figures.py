@@ -51,7 +51,7 @@ def plot_schedule_curves(
     target: tuple[float, float] | None = None,
     ax: Axes | None = None,
 ) -> Figure:
-    """p(epoch) for several schedules on one axes.
+    """ρ(epoch) for several schedules on one axes.
 
     ``schedules``: a mapping label → schedule, or a list (labelled by family and parameters).
     ``warmup_epochs > 0`` adds each curve again, dashed, delayed by that warmup, and shades it.
@@ -90,11 +90,11 @@ def plot_schedule_curves(
         ax.axvline(mark_epoch, color=COLORS["neutral"], ls=":", lw=1)
     if target is not None:
         ax.plot([target[0]], [target[1]], "*", ms=14, color=COLORS["prediction"], zorder=5,
-                label=f"target: p = {target[1]:g} at epoch {target[0]:g}")
+                label=f"target: ρ = {target[1]:g} at epoch {target[0]:g}")
     ax.set_xlim(0, x[-1])
     ax.set_ylim(*FRACTION_LIMITS)
     ax.set_xlabel("training time (epochs)")
-    ax.set_ylabel("p = P(feed the model's token)")
+    ax.set_ylabel("ρ = P(feed the model's token)")
     ax.legend(loc="lower right")
     return ax.figure
 
@@ -108,7 +108,7 @@ def plot_conventions(
 ) -> Figure:
     """The same schedules in both conventions, side by side.
 
-    Left: ``p`` (model token, rising). Right: ``ε = 1 − p`` (true token, falling), with the curves of
+    Left: ``ρ`` (model token, rising). Right: ``λ = 1 − ρ`` (true token, falling), with the curves of
     ``bengio`` (label → ``(family, function epoch → ε)`` in Bengio et al.'s own parametrization)
     drawn on top as open markers in the family's colour.
     """
@@ -128,8 +128,8 @@ def plot_conventions(
         kind = checks.one_of("kind", kind, KINDS)
         right.plot(dots, [eps(float(e)) for e in dots], SCHEDULE_MARKERS[kind], ls="none", ms=9, mew=1.2,
                    color=SCHEDULE_COLORS[kind], mfc="none", label=label)
-    left.set_title("p: chance of the MODEL's token")
-    right.set_title("ε = 1 − p: chance of the TRUE token")
+    left.set_title("ρ: chance of the MODEL's token")
+    right.set_title("λ = 1 − ρ: chance of the TRUE token")
     for ax in (left, right):
         ax.set_xlim(0, x[-1])
         ax.set_ylim(*FRACTION_LIMITS)
