@@ -262,6 +262,21 @@ def t95(df: int) -> float:
     return _T95[max(k for k in _T95 if k <= df)] if df <= 120 else 1.960
 
 
+UNIT = (0.0, 1.0)
+"""The range of a share (accuracy, exact match): intervals of one are clipped to it."""
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """How a chapter reports one measured number: its table label, which direction is good (for verdict
+    words), the range an interval is clipped to, and the digits shown."""
+
+    label: str
+    higher_is_better: bool
+    bounds: tuple[float, float] | None = UNIT
+    digits: int = 3
+
+
 @dataclass(frozen=True)
 class SeedInterval:
     """One number over seeds: mean, sample s.d. and the 95% t interval of the mean."""

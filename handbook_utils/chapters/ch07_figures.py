@@ -11,30 +11,18 @@ of the mean *paired* difference). Pure reading and drawing: editing this module 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from .. import checks
 from ..plotting import COLORS, PALETTE, plot_seed_intervals
-from ..results import Comparison, SeedInterval, paired_comparison, seed_interval
+from ..results import Comparison, MetricInfo, SeedInterval, paired_comparison, seed_interval
 from ..tables import Table
 from .ch07_experiment import ARMS, FINETUNE
 
 START = "start (chapter 3)"
 """The row of the model every arm starts from."""
-
-UNIT = (0.0, 1.0)
-
-
-@dataclass(frozen=True)
-class MetricInfo:
-    label: str
-    higher_is_better: bool
-    bounds: tuple[float, float] | None = UNIT
-    digits: int = 3
-
 
 METRICS: dict[str, MetricInfo] = {
     "exact_match": MetricInfo("exact match", True),

@@ -10,7 +10,6 @@ interval is that of the mean *paired* difference, which removes what the seeds s
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -18,18 +17,8 @@ from matplotlib.figure import Figure
 
 from .. import checks
 from ..plotting import COLORS, PALETTE, describe_axes_as
-from ..results import Comparison, SeedInterval, paired_comparison, seed_interval
+from ..results import Comparison, MetricInfo, SeedInterval, paired_comparison, seed_interval
 from .ch08_experiment import ARMS
-
-UNIT = (0.0, 1.0)
-
-
-@dataclass(frozen=True)
-class MetricInfo:
-    label: str
-    higher_is_better: bool
-    bounds: tuple[float, float] | None = UNIT
-
 
 METRICS: dict[str, MetricInfo] = {
     "exact_match": MetricInfo("exact match", True),
