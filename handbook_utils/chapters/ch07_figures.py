@@ -229,17 +229,18 @@ RL_ARMS = ("REINFORCE", "group, exact", "group, chain")
 
 
 def verdict_counts(cells: Sequence[Mapping], arms: Sequence[str], reference: Row | str, metric: str,
-                   family: int) -> dict[str, list[str]]:
-    """``{"better": [...], "worse": [...], "within noise": [...]}``: the rows of ``arms`` (every learning
-    rate) against ``reference`` (a row, or ``"same lr"``: ``reference``'s arm at the row's rate)."""
+                   family: int, lr: float | None = None) -> dict[str, list[str]]:
+    """``{"better": [...], "worse": [...], "within noise": [...]}``: the rows of ``arms`` (at ``lr``, or
+    every learning rate) against ``reference`` (a row, or ``"<arm>, same lr"``: that arm at the row's rate)."""
     out: dict[str, list[str]] = {"better": [], "worse": [], "within noise": []}
-    for arm, lr in rows_of(cells):
-        if arm not in arms:
+    for arm, row_lr in rows_of(cells):
+        if arm not in arms or (lr is not None and row_lr != lr):
             continue
+        lr_ = row_lr
         ref = reference if not (isinstance(reference, str) and reference.endswith("same lr")) else (
-            reference.removesuffix(", same lr"), lr)
-        c = compare(cells, (arm, lr), ref, metric, family)
-        out[c.word].append(row_name((arm, lr)))
+            reference.removesuffix(", same lr"), lr_)
+        c = compare(cells, (arm, lr_), ref, metric, family)
+        out[c.word].append(row_name((arm, lr_)) if lr is None else arm)
     return out
 
 
