@@ -28,7 +28,8 @@ METRICS: dict[str, MetricInfo] = {
     "exact_match": MetricInfo("exact match", True),
     "chain_valid": MetricInfo("valid chain", True),
     "answer_correct": MetricInfo("right answer", True),
-    "long_failure": MetricInfo("fails, 6 terms", False),
+    "long_failure": MetricInfo("fails, longest", False),
+    "recovery": MetricInfo("right after slip", True),
     "noticed": MetricInfo("slip withdrawn", True),
     "valid_recovery": MetricInfo("valid recovery", True),
     "right_invalid_notes": MetricInfo("right, invalid notes", False),
@@ -149,7 +150,8 @@ def plot_arms(cells: Sequence[Mapping], metrics: Sequence[str] = ("exact_match",
     """One panel per learning rate: the start's and each arm's mean and 95% interval per metric (one
     marker and colour per arm), every seed a dot."""
     lrs = sorted({r[1] for r in rows_of(cells)})
-    fig, axes = plt.subplots(len(lrs), 1, figsize=(8.6, 3.6 * len(lrs)), sharex=True, squeeze=False)
+    fig, axes = plt.subplots(len(lrs), 1, figsize=(8.6, 3.6 * len(lrs)), sharex=True, squeeze=False,
+                             layout="constrained")
     for ax, lr in zip(axes[:, 0], lrs):
         summary = {name.split(", lr")[0]: v for name, v in summarize(cells, metrics, lr=lr).items()}
         plot_seed_intervals(ax, summary, metrics, ARM_STYLES, markersize=6)
@@ -159,7 +161,6 @@ def plot_arms(cells: Sequence[Mapping], metrics: Sequence[str] = ("exact_match",
         ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
     axes[-1, 0].set_xticks(range(len(metrics)), [METRICS[m].label.replace(", ", ",\n") for m in metrics])
     fig.suptitle("from the same start, the same budget: mean and 95% interval over seeds", fontsize=11)
-    fig.tight_layout()
     return fig
 
 
