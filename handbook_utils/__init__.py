@@ -45,6 +45,7 @@ Code of single pages (``handbook_utils.chapters``)
 - ``chapters.ch01_simulation``: simulated players, and the independence forecast of whole proofs.
 - ``chapters.ch01_figures``: per-word vs whole-proof success, plotted.
 - ``chapters.ch01_widgets``: the game as an ipywidgets view, and its static fallback.
+- ``chapters.ch02_figures``: where inputs come from (teacher forcing, free running); the causal mask, measured.
 - ``chapters.ch02_loss``: cross-entropy per token, and where the loss of one answer lives.
 - ``chapters.ch02_chain_rule``: next-token = whole-sequence likelihood; the causal mask, checked and timed.
 - ``chapters.ch02_decoding``: the tree where greedy decoding misses the most probable answer.
