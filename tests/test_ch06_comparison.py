@@ -315,3 +315,16 @@ def test_flowchart_draws_every_node_and_rejects_unknown_ones():
     assert "measured: 1.30× → Recovery up" in alt and "if yes: Keep it; if no: Back to teacher forcing." in alt
     with pytest.raises(ValueError, match="unknown"):
         C.plot_decision_flowchart({"nowhere": "x"})
+
+
+def test_the_two_pass_picture_says_what_it_draws():
+    from handbook_utils.chapters.ch06_comparison import describe_two_pass, plot_two_pass
+    from handbook_utils.plotting import describe_figure
+
+    text = describe_figure(plot_two_pass("1+2=3", "+3=3", (False, True, True, False)))
+    assert "'1+3='" in text and "positions 1, 2" in text and "'+2=3'" in text
+    with pytest.raises(ValueError, match="coins\\[0\\]"):
+        plot_two_pass("1+2=3", "+3=3", (True, True, True, False))
+    with pytest.raises(ValueError, match="one entry per input"):
+        plot_two_pass("1+2=3", "+3", (False, True, True, False))
+    assert describe_two_pass() == describe_two_pass("1+2=3", "+3=3", (False, True, True, False))

@@ -26,7 +26,7 @@ measured), ``grid`` (all runs, through :func:`handbook_utils.grid.run_jobs` and 
   process (so machine load hits them alike); :func:`passes_agreement` shows how K parallel passes
   converge to sequential scheduled sampling.
 - **Figures.** :func:`plot_training_curves`, :func:`plot_comparison`,
-  :func:`plot_survival`, :func:`plot_step_costs` and :func:`plot_decision_flowchart` (a
+  :func:`plot_survival`, :func:`plot_step_costs`, :func:`plot_two_pass` and :func:`plot_decision_flowchart` (a
   flowchart drawn with matplotlib, so the static book needs no network to show it).
 """
 
@@ -41,11 +41,13 @@ from .costs import (
 )
 from .figures import (
     FLOW_TEXT,
+    describe_two_pass,
     plot_comparison,
     plot_decision_flowchart,
     plot_step_costs,
     plot_survival,
     plot_training_curves,
+    plot_two_pass,
 )
 from .grid import Grid, run_grid
 from .runs import (
@@ -74,6 +76,7 @@ __all__ = [
     "ComparisonSetting", "Grid", "InjectionContrast", "MetricInfo", "PassesAgreement", "RunResult", "Stat",
     "Verdict", "chain_agreement", "contrast_injections", "default_arms", "fed_tokens_text", "format_table",
     "format_verdicts", "get_setting", "passes_agreement", "plot_comparison", "plot_decision_flowchart",
+    "plot_two_pass", "describe_two_pass",
     "plot_step_costs", "plot_survival", "plot_training_curves", "run_grid", "run_one", "step_costs",
     "summarize", "survival_curve", "train_arm", "verdicts",
 ]

@@ -279,3 +279,61 @@ def flowchart_text(labels: Mapping[str, str]) -> str:
         return f"{said[key]} {branches}".strip()
 
     return f"Decision flowchart: {walk('start')}."
+
+
+def plot_two_pass(gold: str = "1+2=3", first_pass: str = "+3=3", coins: Sequence[bool] = (False, True, True, False),
+                  *, ax: Axes | None = None) -> Figure:
+    """The two-pass mixing of scheduled sampling, one column per input position.
+
+    Row by row: the gold input; what the first pass (teacher-forced, no gradient) predicts for the *next*
+    token at each position; the coin of each input; the mixed input, where a heads input is replaced by
+    the prediction made one position earlier (arrows show the shift); the second pass, trained against
+    the gold targets. ``first_pass[t]`` is the prediction made at position ``t``; ``coins[t]`` decides
+    input ``t`` (the first input is always gold)."""
+    n = len(gold) - 1  # inputs gold[:-1], targets gold[1:]
+    if len(first_pass) != n or len(coins) != n:
+        raise ValueError(f"first_pass and coins must have one entry per input position ({n}), "
+                         f"got {len(first_pass)} and {len(coins)}")
+    if coins[0]:
+        raise ValueError("coins[0] must be False: the first input has no earlier prediction to take")
+    ax = new_axes(ax, figsize=(8.4, 4.8))
+    tf, free, ink = COLORS["teacher_forcing"], COLORS["free_running"], COLORS["ink"]
+    rows = [("gold input", 4.0), ("pass 1 predicts\n(no gradient)", 3.0), ("coin", 2.15),
+            ("mixed input", 1.3), ("pass 2, trained\nagainst gold", 0.3)]
+    mixed = [first_pass[t - 1] if coins[t] else gold[t] for t in range(n)]
+
+    def box(x, y, text, color, dashed=False, hatch=None):
+        ax.add_patch(plt.Rectangle((x - 0.3, y - 0.28), 0.6, 0.56, facecolor="white", edgecolor=color, lw=1.6,
+                                   linestyle="--" if dashed else "-", hatch=hatch))
+        ax.text(x, y, text, ha="center", va="center", fontsize=11, color=ink)
+
+    for label, y in rows:
+        ax.text(-0.6, y, label, ha="right", va="center", fontsize=9, color=ink)
+    for t in range(n):
+        box(t, 4.0, gold[t], tf)
+        box(t, 3.0, first_pass[t], free, dashed=True)
+        ax.text(t, 2.15, "heads: model" if coins[t] else "tails: gold", ha="center", va="center", fontsize=8,
+                color=free if coins[t] else tf)
+        box(t, 1.3, mixed[t], free if coins[t] else tf, hatch="//" if coins[t] else None)
+        ax.text(t, 0.3, f"→ {gold[t + 1]}", ha="center", va="center", fontsize=10, color=ink)
+        if coins[t]:
+            ax.annotate("", xy=(t - 0.05, 1.6), xytext=(t - 0.95, 2.7),
+                        arrowprops=dict(arrowstyle="-|>", color=free, lw=1.2))
+    ax.set_xlim(-2.4, n - 0.4)
+    ax.set_ylim(-0.2, 4.5)
+    ax.axis("off")
+    ax.set_title("two passes: a heads input takes the prediction made one position earlier")
+    describe_axes_as(ax, describe_two_pass(gold, first_pass, coins))
+    return ax.figure
+
+
+def describe_two_pass(gold: str = "1+2=3", first_pass: str = "+3=3",
+                      coins: Sequence[bool] = (False, True, True, False)) -> str:
+    n = len(gold) - 1
+    mixed = "".join(first_pass[t - 1] if coins[t] else gold[t] for t in range(n))
+    heads = [t for t in range(n) if coins[t]]
+    return (f"Five rows, one column per input position. The gold input {gold[:-1]!r}; the first pass, without "
+            f"gradient, predicts the next token at each position: {first_pass!r}; coins come up heads at "
+            f"positions {', '.join(map(str, heads))}; there the input is replaced by the prediction made one "
+            f"position earlier, giving the mixed input {mixed!r}; the second pass reads it, with gradient, and "
+            f"is scored against the gold targets {gold[1:]!r}.")
