@@ -134,15 +134,27 @@ def test_summary_starts_with_the_start_and_verdicts_follow_the_data():
 
 def test_verdicts_over_rows_are_tallied_in_words():
     cells = _cells()
-    counts = views.verdict_counts(cells, ["DAgger"], "teacher forcing, same lr", "exact_match", family=4)
+    counts = views.verdict_counts(cells, ["DAgger"], "teacher forcing", "exact_match", family=4)
     assert counts["better"] == ["DAgger, lr 1e-05", "DAgger, lr 0.0001"] and not counts["worse"]
     assert views.tally(counts) == "better in 2 (DAgger, lr 1e-05; DAgger, lr 0.0001)"
     against_start = views.verdict_counts(_cells(-0.2), ["DAgger"], views.START, "exact_match", family=4)
     assert len(against_start["worse"]) == 2
-    noise = views.verdict_counts(_cells(0.0), ["DAgger"], "teacher forcing, same lr", "exact_match", family=4)
+    noise = views.verdict_counts(_cells(0.0), ["DAgger"], "teacher forcing", "exact_match", family=4)
     assert views.tally(noise) == "within noise in 2"
     cost = views.format_cost(views.step_cost(cells))
     assert "2.00×" in str(cost)
+    at_lo = views.verdict_counts(cells, ["DAgger"], "teacher forcing", "exact_match", family=4, lr=1e-5)
+    assert at_lo["better"] == ["DAgger"]  # named by arm at one rate
+
+
+def test_the_facts_behind_the_sentences_come_from_the_cells():
+    cells = _cells(0.1)
+    assert views.mean(cells, views.START, "exact_match") == pytest.approx(0.5)
+    arm, value = views.best_at(cells, 1e-4)
+    assert arm == "DAgger" and value == pytest.approx(views.mean(cells, ("DAgger", 1e-4), "exact_match"))
+    assert views.broken_at(cells, 1e-4) == [] and views.broken_at(_cells(-0.3), 1e-4)[0][0] == "DAgger"
+    assert set(views.better_than(cells, "teacher forcing", family=4)) == {"DAgger, lr 1e-05", "DAgger, lr 0.0001"}
+    assert views.better_than(_cells(0.0), "teacher forcing", family=4) == []
 
 
 def test_the_mechanism_views_show_what_the_page_says():
@@ -156,3 +168,12 @@ def test_the_mechanism_views_show_what_the_page_says():
     assert "(gold)" in group and "+1.00" in group and "-1.00" in group
     live = str(views.format_live({views.START: {"exact_match": 0.5}, "x": {"exact_match": 0.75}}, ["exact_match"]))
     assert "0.750" in live and views.START in live
+
+
+def test_the_claims_table_reads_the_stored_result():
+    from handbook_utils.results import load, result_path
+
+    cells = load(result_path("ch07", "full")).cells
+    table = views.claims_table(cells, family=48)
+    assert [row[1] for row in table.rows] == ["000", "000", "000", "000", "001", "002"]
+    assert "not orders of magnitude" in str(table) and "× here" in str(table)

@@ -101,6 +101,20 @@ def summarize(cells: Sequence[Mapping], metrics: Sequence[str] = tuple(METRICS),
             for row in rows}
 
 
+def mean(cells: Sequence[Mapping], row: Row, metric: str) -> float:
+    """The mean over seeds of ``metric`` in ``row``."""
+    values = list(by_seed(cells, row, metric).values())
+    return sum(values) / len(values)
+
+
+def _at_rate(cells: Sequence[Mapping], metrics: Sequence[str], lr: float) -> dict[str, dict[str, SeedInterval]]:
+    """:func:`summarize` at one learning rate, keyed by arm (and :data:`START`)."""
+    rows = [START, *(r for r in rows_of(cells) if r[1] == lr)]
+    return {row if row == START else row[0]: {m: seed_interval(list(by_seed(cells, row, m).values()),
+                                                               METRICS[m].bounds) for m in metrics}
+            for row in rows}
+
+
 def compare(cells: Sequence[Mapping], row: Row, reference: Row, metric: str, family: int = 1) -> Comparison:
     """``row − reference`` paired by seed (:func:`~handbook_utils.results.paired_comparison`)."""
     return paired_comparison(by_seed(cells, row, metric), by_seed(cells, reference, metric), arm=row_name(row),
@@ -153,8 +167,7 @@ def plot_arms(cells: Sequence[Mapping], metrics: Sequence[str] = ("exact_match",
     fig, axes = plt.subplots(len(lrs), 1, figsize=(8.6, 3.6 * len(lrs)), sharex=True, squeeze=False,
                              layout="constrained")
     for ax, lr in zip(axes[:, 0], lrs):
-        summary = {name.split(", lr")[0]: v for name, v in summarize(cells, metrics, lr=lr).items()}
-        plot_seed_intervals(ax, summary, metrics, ARM_STYLES, markersize=6)
+        plot_seed_intervals(ax, _at_rate(cells, metrics, lr), metrics, ARM_STYLES, markersize=6)
         ax.set_ylabel("share of held-out\nproblems")
         ax.set_ylim(-0.03, 1.05)
         ax.set_title(f"learning rate {lr:g}")
@@ -165,9 +178,9 @@ def plot_arms(cells: Sequence[Mapping], metrics: Sequence[str] = ("exact_match",
 
 
 def describe_arms(cells: Sequence[Mapping], lr: float) -> str:
-    summary = summarize(cells, ("exact_match", "chain_valid", "noticed"), lr=lr)
-    parts = [f"{name.split(', lr')[0]} exact {v['exact_match'].mean:.2f}, valid chain {v['chain_valid'].mean:.2f}, "
-             f"slip withdrawn {v['noticed'].mean:.2f}" for name, v in summary.items()]
+    summary = _at_rate(cells, ("exact_match", "chain_valid", "noticed"), lr)
+    parts = [f"{arm} exact {v['exact_match'].mean:.2f}, valid chain {v['chain_valid'].mean:.2f}, "
+             f"slip withdrawn {v['noticed'].mean:.2f}" for arm, v in summary.items()]
     return f"At learning rate {lr:g}, means over seeds on held-out problems: " + "; ".join(parts) + "."
 
 
@@ -229,19 +242,17 @@ def targets_after_a_slip(task, prompt: str, written: str, slip: int, caption: st
 RL_ARMS = ("REINFORCE", "group, exact", "group, chain")
 
 
-def verdict_counts(cells: Sequence[Mapping], arms: Sequence[str], reference: Row | str, metric: str,
-                   family: int, lr: float | None = None) -> dict[str, list[str]]:
-    """``{"better": [...], "worse": [...], "within noise": [...]}``: the rows of ``arms`` (at ``lr``, or
-    every learning rate) against ``reference`` (a row, or ``"<arm>, same lr"``: that arm at the row's rate)."""
+def verdict_counts(cells: Sequence[Mapping], arms: Sequence[str], against: str, metric: str, family: int,
+                   lr: float | None = None) -> dict[str, list[str]]:
+    """``{"better": [...], "worse": [...], "within noise": [...]}``: the rows of ``arms`` (at ``lr``, or at
+    every learning rate) against ``against``: :data:`START`, or an arm name, taken at each row's own rate.
+    Rows are named by arm when ``lr`` is given, else by arm and rate."""
     out: dict[str, list[str]] = {"better": [], "worse": [], "within noise": []}
     for arm, row_lr in rows_of(cells):
-        if arm not in arms or (lr is not None and row_lr != lr):
-            continue
-        lr_ = row_lr
-        ref = reference if not (isinstance(reference, str) and reference.endswith("same lr")) else (
-            reference.removesuffix(", same lr"), lr_)
-        c = compare(cells, (arm, lr_), ref, metric, family)
-        out[c.word].append(row_name((arm, lr_)) if lr is None else arm)
+        if arm in arms and lr in (None, row_lr):
+            reference = START if against == START else (against, row_lr)
+            word = compare(cells, (arm, row_lr), reference, metric, family).word
+            out[word].append(arm if lr is not None else row_name((arm, row_lr)))
     return out
 
 
@@ -250,3 +261,73 @@ def tally(counts: Mapping[str, Sequence[str]]) -> str:
     parts = [f"{word} in {len(rows)} ({'; '.join(rows)})" if word != "within noise" and rows else
              f"{word} in {len(rows)}" for word, rows in counts.items() if rows]
     return ", ".join(parts)
+
+
+def best_at(cells: Sequence[Mapping], lr: float) -> tuple[str, float]:
+    """The arm with the highest mean exact match at ``lr``, and that mean."""
+    arm, rate = max((r for r in rows_of(cells) if r[1] == lr), key=lambda r: mean(cells, r, "exact_match"))
+    return arm, mean(cells, (arm, rate), "exact_match")
+
+
+def broken_at(cells: Sequence[Mapping], lr: float) -> list[tuple[str, float]]:
+    """Arms at ``lr`` whose mean exact match fell below half the start's: ``[(arm, mean)]``, best first."""
+    floor = mean(cells, START, "exact_match") / 2
+    rows = sorted((r for r in rows_of(cells) if r[1] == lr), key=lambda r: -mean(cells, r, "exact_match"))
+    return [(arm, mean(cells, (arm, rate), "exact_match")) for arm, rate in rows
+            if mean(cells, (arm, rate), "exact_match") < floor]
+
+
+def better_than(cells: Sequence[Mapping], reference: str, family: int) -> list[str]:
+    """Rows better than ``reference`` (same rate) on at least one :data:`PRIMARY` measurement."""
+    return [name for lr in sorted({r[1] for r in rows_of(cells)})
+            for name, row in comparisons(cells, (reference, lr), rows=[r for r in rows_of(cells) if r[1] == lr],
+                                         family=family).items()
+            if any(c.word == "better" for c in row.values())]
+
+
+def claims_table(cells: Sequence[Mapping], family: int) -> Table:
+    """The sources' claims about training on a model's own answers, each with what was measured and a
+    verdict computed from ``cells`` (at a family-wise level over ``family`` comparisons)."""
+    rl_rows = [r for r in rows_of(cells) if r[0] in RL_ARMS]
+    rl_cost = [step_cost(cells)[row_name(r)].mean for r in rl_rows]
+    start_fail, start_err = mean(cells, START, "long_failure"), 1 - mean(cells, START, "exact_match")
+    best_fail = min(mean(cells, r, "long_failure") for r in rl_rows)
+    best_err = min(1 - mean(cells, r, "exact_match") for r in rl_rows)
+    noticed = {r: mean(cells, r, "noticed") for r in rows_of(cells)}
+    shown = max(v for r, v in noticed.items() if r[0] == "correction data")
+    others = max(v for r, v in noticed.items() if r[0] != "correction data")
+
+    def against(reference: str, metric: str) -> str:
+        return tally(verdict_counts(cells, RL_ARMS, reference, metric, family))
+
+    rows = [
+        ("“we should expect RL-trained reasoning models to get better at this with training”", "000",
+         "exact match and failures on long questions, RL arms against the start",
+         f"exact match: {against(START, 'exact_match')}; long-question failures: {against(START, 'long_failure')}",
+         "whether RL at scale, with far more steps and richer rewards, keeps improving"),
+        ("RL training “is slower”", "000", "wall time per step against a teacher-forcing step",
+         f"slower per step: {min(rl_cost):.1f}–{max(rl_cost):.1f}× here" if min(rl_cost) > 1 else
+         f"not slower per step here ({min(rl_cost):.1f}–{max(rl_cost):.1f}×)",
+         "steps to a given quality at scale; sampling long answers dominates there"),
+        ("RL “seems to make models less smart”", "000", "loss on gold held-out answers, RL arms against the start",
+         against(START, "tf_loss") + " (better = lower loss)",
+         "capabilities the reward never asks for; a toy has one skill"),
+        ("“reasoning models sometimes notice their mistakes”", "000", "slips withdrawn after an injected wrong digit",
+         f"only a model shown corrections withdrew slips: up to {shown:.0%} with correction data, at most "
+         f"{others:.0%} for every other arm" if shown > others else
+         f"correction data did not teach it: {shown:.0%} against {others:.0%}",
+         "whether noticing arises from RL alone when the model can already write a correction"),
+        ("“Raw LLMs go haywire roughly 1 in 10 times […] RL'd LLMs are reliable on the order of 1 in 10000 errors”",
+         "001", "error rates: 1 − exact match, and failures on long questions",
+         f"errors: start {start_err:.0%}, best reward-driven arm {best_err:.0%}; long questions: start "
+         f"{start_fail:.0%}, best {best_fail:.0%}. A factor of {start_fail / max(best_fail, 1e-9):.1f}, "
+         "not orders of magnitude",
+         "error rates of real models on real tasks; ours are set by a 0.1 M-parameter model"),
+        ("RLHF “partially addresses exposure bias”", "002", "after an injected slip: the right final answer, "
+         "RL arms against more teacher forcing; and a valid recovery",
+         "right final answer: " + against("teacher forcing", "recovery")
+         + ("; a valid recovery: in no arm" if max(c["valid_recovery"] for c in cells) == 0 else ""),
+         "human-preference rewards; ours check arithmetic"),
+    ]
+    return Table.of(["claim", "seed", "what we measured", "verdict from the data", "what the toy cannot say"],
+                    [list(r) for r in rows], caption="The sources' claims about training on a model's own answers")
