@@ -23,6 +23,7 @@ about trained models.
 
 from __future__ import annotations
 
+import ast
 import datetime
 import hashlib
 import json
@@ -38,7 +39,7 @@ import torch
 
 from . import checks
 from .cache import PACKAGE_ROOT, describe
-from .files import atomic_write, tree_digest
+from .files import atomic_write, source_files
 
 FORMAT = 1
 RESULTS_DIR = PACKAGE_ROOT.parent / "results"
@@ -64,15 +65,35 @@ def module_path(name: str) -> Path:
     raise ValueError(f"handbook_utils has no module {name!r}")
 
 
+def code_fingerprint(source: str) -> str:
+    """The part of a module's source that can change a number: its syntax tree without docstrings.
+
+    Comments, blank lines, line breaks and docstrings do not reach the interpreter's behaviour, so an
+    edit to the documentation (the API reference is built from these docstrings) leaves stored results
+    fresh; any edit to code, a default value or a string the code uses makes them stale.
+    """
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return hashlib.sha256(ast.dump(tree, include_attributes=False).encode()).hexdigest()[:16]
+
+
 def code_digest(modules: Sequence[str]) -> str:
-    """SHA-256 over the sources of ``modules`` (files, or every ``*.py`` of a package), and nothing else."""
+    """SHA-256 over the :func:`code_fingerprint` of every source file of ``modules`` (a file, or every
+    ``*.py`` of a package with its relative path), and nothing else."""
     if isinstance(modules, str) or not modules:
         raise ValueError("modules must be a non-empty list of module names")
     h = hashlib.sha256()
     for name in sorted(set(modules)):
         path = module_path(name)
-        digest = tree_digest(path) if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-        h.update(f"{name}:{digest};".encode())
+        files = source_files(path) if path.is_dir() else [path]
+        for file in files:
+            where = file.relative_to(path).as_posix() if path.is_dir() else ""
+            h.update(f"{name}/{where}:{code_fingerprint(file.read_text())};".encode())
     return h.hexdigest()[:16]
 
 
@@ -140,11 +161,17 @@ class Provenance:
             f"engine {self.engine})\n"
             f"torch {self.torch}, Python {self.python}; code digest {self.code_digest} of handbook_utils."
             f"{{{', '.join(self.modules)}}}"
-        ) + "".join(
-            f"\nrevalidated {r['date']} under code digest {r['code_digest']}: {len(r['cells'])} cell(s) "
-            f"({', '.join(_label_text(c) for c in r['cells'])}) trained again reproduced every stored number"
-            for r in self.revalidations
-        )
+        ) + "".join(_revalidation_text(r) for r in self.revalidations)
+
+
+def _revalidation_text(record: Mapping) -> str:
+    """One line of :meth:`Provenance.describe` per revalidation: cells trained again, or a stated reason
+    why none had to be (a change in how the digest is computed, over unchanged sources)."""
+    if not record["cells"] and record.get("reason"):
+        return f"\nre-stamped {record['date']} under code digest {record['code_digest']}: {record['reason']}"
+    cells = ", ".join(_label_text(c) for c in record["cells"])
+    return (f"\nrevalidated {record['date']} under code digest {record['code_digest']}: {len(record['cells'])} "
+            f"cell(s) ({cells}) trained again reproduced every stored number")
 
 
 def _label_text(label: Mapping) -> str:

@@ -1,6 +1,7 @@
 """The results store: round trip, atomic writes, a code digest of the declared modules only, staleness
 that `check` catches, the committed results up to date, and a stored cell that re-runs to the same numbers."""
 
+import dataclasses
 import json
 import math
 import os
@@ -100,6 +101,33 @@ def test_code_digest_covers_the_declared_modules_only(tmp_path, monkeypatch):
     assert code_digest(declared) != second  # an edit to a declared module
     with pytest.raises(ValueError, match="no module"):
         code_digest(["nonexistent"])
+
+
+def test_code_digest_ignores_documentation_but_not_code(tmp_path, monkeypatch):
+    root = tmp_path / "pkg"
+    root.mkdir()
+    (root / "__init__.py").write_text("")
+    source = 'def rate(x):\n    """Why."""\n    return 2 * x\n\n\nLABEL = "slip"\n'
+    (root / "training.py").write_text(source)
+    monkeypatch.setattr(results, "PACKAGE_ROOT", root)
+    first = code_digest(["training"])
+    longer = source.replace('"""Why."""', '"""Why, at length:\n\n    more."""')
+    (root / "training.py").write_text('"""Module docs."""\n# a comment\n' + longer)
+    assert code_digest(["training"]) == first  # docstrings, comments and blank lines: documentation
+    (root / "training.py").write_text(source.replace('"slip"', '"slips"'))
+    assert code_digest(["training"]) != first  # a string the code uses is code
+    (root / "training.py").write_text(source.replace("2 * x", "3 * x"))
+    assert code_digest(["training"]) != first
+    (root / "training.py").write_text(source.replace('    """Why."""\n', ""))
+    assert code_digest(["training"]) == first  # removing a docstring: still the same code
+
+
+def test_a_restamp_over_unchanged_sources_says_why_no_cell_ran():
+    record = {"code_digest": "abc", "modules": ["tasks"], "from_digest": "def", "cells": [], "date": "2026-12-02",
+              "reason": "the digest now ignores docstrings"}
+    stored = load(results.RESULTS_DIR / "ch09_full.json")
+    text = dataclasses.replace(stored.provenance, revalidations=[record]).describe()
+    assert "re-stamped 2026-12-02 under code digest abc: the digest now ignores docstrings" in text
 
 
 def test_the_declared_modules_cover_everything_the_experiment_imports(monkeypatch):
