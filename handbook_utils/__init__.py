@@ -35,6 +35,9 @@ The core
 - ``device``: where tensors live (``HANDBOOK_DEVICE`` > cuda > mps > cpu), and seeding.
 - ``plotting``: the book's one plotting style, colours by meaning.
 - ``tables``: tables as HTML (captioned, with header cells) in the book and the lab, aligned text in nbval.
+- ``flowcharts``: flowcharts drawn from boxes and arrows, with their text alternative (chapters 6, 10).
+- ``web_widgets``: widgets whose JavaScript (``web/*.js``) draws data Python computed once, so they
+  work on the static book's pages as in JupyterLab (anywidget live, a ``text/html`` version static).
 
 Code of single pages (``handbook_utils.chapters``)
 --------------------------------------------------
@@ -44,12 +47,13 @@ Code of single pages (``handbook_utils.chapters``)
 - ``chapters.ch01_game``: the proof-writing game (pure Python, no widgets).
 - ``chapters.ch01_simulation``: simulated players, and the independence forecast of whole proofs.
 - ``chapters.ch01_figures``: per-word vs whole-proof success, plotted.
-- ``chapters.ch01_widgets``: the game as an ipywidgets view, and its static fallback.
+- ``chapters.ch01_widgets``: the game as data for the browser (``web/proof_game.js``), scored again in Python.
 - ``chapters.ch02_figures``: where inputs come from (teacher forcing, free running); the causal mask, measured.
 - ``chapters.ch02_loss``: cross-entropy per token, and where the loss of one answer lives.
 - ``chapters.ch02_chain_rule``: next-token = whole-sequence likelihood; the causal mask, checked and timed.
 - ``chapters.ch02_decoding``: the tree where greedy decoding misses the most probable answer.
 - ``chapters.ch02_reinforce``: REINFORCE on a toy, against the exact gradient.
+- ``chapters.ch02_mechanism``: the shift by one, masked attention, cached generation: the code shown, run small.
 - ``chapters.ch03_forecast``: p^T, its explorer, and forecasts against measured exact match.
 - ``chapters.ch03_token_errors``: teacher-forced errors, and whether they are independent.
 - ``chapters.ch03_failures``: where free-running answers first go wrong, and what follows.
@@ -74,6 +78,7 @@ Code of single pages (``handbook_utils.chapters``)
 - ``chapters.ch08_figures``: chapter 8's arms over seeds: intervals, paired verdicts, table and figure.
 - ``chapters.ch09_experiment``: the path-star experiment: arms × seeds on held-out graphs.
 - ``chapters.ch09_figures``: the graph drawn, accuracy per path step, the arms compared.
+- ``chapters.ch10_summary``: chapter 10: the book's numbers read from the reference notebooks, the flowchart.
 """
 
 __version__ = "0.2.0"

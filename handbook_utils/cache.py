@@ -90,7 +90,7 @@ def writable_problem(directory: Path) -> str | None:
 
 @functools.lru_cache(maxsize=1)
 def code_digest() -> str:
-    """:func:`tree_digest` of this package's sources, read once per process.
+    """:func:`~handbook_utils.files.tree_digest` of this package's sources, read once per process.
 
     Part of every key: an entry trained by other code is a miss, whatever its settings say.
     """

@@ -96,6 +96,7 @@ def positive(name: str, value) -> float:
 
 
 def probability(name: str, value) -> float:
+    """A finite real number in ``[0, 1]``."""
     return number(name, value, 0.0, 1.0)
 
 

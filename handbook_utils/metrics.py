@@ -9,8 +9,9 @@ The gap between the two IS exposure bias, so :func:`evaluate` reports both side 
   would predict if errors were independent. Errors cluster in hard examples, so treat it as a
   hypothesis to test, not a law.
 
-Also here: :func:`sequence_log_prob` (the chain rule, summed next-token log-probs = log P(target |
-prompt)), exact per-position KL on :class:`~handbook_utils.tasks.MarkovTask`
+Also here: :func:`~handbook_utils.generation.sequence_log_prob` (the chain rule, summed next-token
+log-probs = log P(target | prompt)), exact per-position KL on
+:class:`~handbook_utils.tasks.markov.MarkovTask`
 (:func:`markov_kl_per_position`), and error injection on the addition chain
 (:func:`inject_error_and_continue`): corrupt one digit and see whether the model recovers.
 """
@@ -150,7 +151,7 @@ def evaluate(model, task: Task, n: int, seed: int, *, batch_size: int = 256) -> 
 def markov_kl_per_position(
     model, task: MarkovTask, n: int, seed: int, mode: str = "teacher_forced", *, batch_size: int = 256
 ) -> torch.Tensor:
-    """(length,) mean KL(P_true(·|prefix) ‖ P_model(·|prefix)) in nats at each position of the chain.
+    """(length,) mean ``KL(P_true(·|prefix) ‖ P_model(·|prefix))`` in nats at each position of the chain.
 
     ``mode="teacher_forced"``: prefixes drawn from the true chain (what training optimizes).
     ``mode="free_running"``: prefixes sampled from the model itself (what generation sees), restricted
@@ -195,6 +196,8 @@ def markov_kl_per_position(
 
 @dataclass
 class InjectedExample:
+    """One example of :func:`inject_error_and_continue`: what the model was given, and what it wrote."""
+
     prompt: str
     injected_prefix: str  # the gold target up to the corrupted digit, with the wrong digit in place
     output: str  # injected prefix + the model's continuation
@@ -207,6 +210,8 @@ class InjectedExample:
 
 @dataclass
 class Injection:
+    """What :func:`inject_error_and_continue` measured at one position, over its examples."""
+
     position: int
     n: int  # examples where a digit could be corrupted at or after `position`
     recovery_rate: float  # fraction whose final answer is still right
@@ -223,7 +228,8 @@ def inject_error_and_continue(model, task: AdditionChainTask, examples, position
     chain makes the outcome checkable: ``final_correct`` means the answer after ``</think>`` is still
     the true sum; ``followed_error`` means it is the sum of the corrupted line, i.e. the model trusted
     its (injected) notes. Examples with no digit at or after ``position`` are skipped.
-    ``examples`` is a list of :class:`Example` or an int (that many are sampled with ``seed``).
+    ``examples`` is a list of :class:`~handbook_utils.tasks.base.Example` or an int (that many are
+    sampled with ``seed``).
     """
     if not isinstance(task, AdditionChainTask):
         raise TypeError("task must be an AdditionChainTask (its chain makes recovery checkable), "

@@ -355,7 +355,7 @@ def markov_recipe(
     strategy: Strategy | None = None,
     **train_overrides,
 ) -> Recipe:
-    """A GPT trained on strings of a known :class:`~handbook_utils.tasks.MarkovTask`.
+    """A GPT trained on strings of a known :class:`~handbook_utils.tasks.markov.MarkovTask`.
 
     ``task`` overrides MarkovTask fields (``n_states``, ``order``, ``length``, ...); the rest as in
     :func:`addition_recipe`.

@@ -10,7 +10,7 @@ model's *own* answers in the training loop instead (chapter 7):
   2024), so no baseline has to be learnt;
 - ``"dagger"``: on-policy imitation (Ross et al., 2011): roll the model out, and at every position
   of its own answer train it on what an expert would write next *from that prefix*
-  (:meth:`~handbook_utils.tasks.AdditionChainTask.oracle_next`).
+  (:meth:`~handbook_utils.tasks.addition.AdditionChainTask.oracle_next`).
 
 One reward per answer becomes a loss per token in :func:`policy_gradient_loss`: every token of an
 answer carries the answer's advantage, ``loss = -Σ_i A_i Σ_t log π(y_it | prefix) / tokens``. That is
@@ -18,7 +18,7 @@ the whole trick, and why an answer-level reward can train a next-token model at 
 KL penalty to the starting model keeps the policy from drifting far from what teacher forcing
 taught (``kl_coef``).
 
-Rewards are small named callables ``reward(task, example, output) -> float`` (:data:`REWARDS`).
+Rewards are small named callables ``reward(task, example, output) -> float`` (``REWARDS``).
 Sampling uses :func:`handbook_utils.generation.generate_ids` (batched, KV-cached); the log-probabilities
 with gradient come from one teacher-forced pass over the sampled answers.
 """
@@ -272,8 +272,9 @@ def update(model, optimizer, task: Task, questions: Sequence[Example], c: Finetu
 
 def finetune(model, task: Task, method: str = "group", steps: int = 100, seed: int = 0, *,
              eval_task: Task | None = None, progress: bool = True, device=None, **options) -> History:
-    """Train ``model`` further, in place, on its own answers to ``task``; returns a :class:`History`
-    with the same fields as :func:`~handbook_utils.training.train`'s (``losses`` are the surrogate losses).
+    """Train ``model`` further, in place, on its own answers to ``task``; returns a
+    :class:`~handbook_utils.training.History` with the same fields as
+    :func:`~handbook_utils.training.train`'s (``losses`` are the surrogate losses).
 
     ``options`` are the other fields of :class:`FinetuneConfig` (``reward``, ``batch_size``,
     ``group_size``, ``lr``, ``temperature``, ``kl_coef``, ``eval_every``, ...). ``eval_task``: where the

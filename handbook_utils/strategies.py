@@ -24,7 +24,7 @@ targets and the loss mask are always the gold ones; strategies differ only in th
 
 Teacherless training (Bachmann & Nagarajan, 2024; chapter 9) is not a strategy here but a property of
 the data: ``PathStarTask(teacherless=True)`` hides every target token of the input behind a dummy in
-:meth:`~handbook_utils.tasks.Task.batch`, trains with :class:`TeacherForcing` (``train`` refuses any
+:meth:`~handbook_utils.tasks.base.Task.batch`, trains with :class:`TeacherForcing` (``train`` refuses any
 strategy that would feed tokens back), and :func:`~handbook_utils.metrics.evaluate` decodes it in
 one pass, as it was trained.
 

@@ -315,3 +315,18 @@ def test_help_lists_every_target():
     listed = set(re.findall(r"^make (\S+)", result.stdout, flags=re.M))
     missing = [t for t in targets if t not in listed]
     assert not missing, f"make help does not list: {missing}"
+
+
+# --------------------------------------------------------------------------------------------
+# The API reference
+
+
+def test_api_reference_documents_every_core_module():
+    """reference/api.md names every module of the training core in an ``automodule`` directive, so a
+    core module added without its reference fails here rather than going unlisted."""
+    from handbook_utils.results import CORE_MODULES
+
+    page = (ROOT / "reference" / "api.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\.\. automodule:: handbook_utils\.([\w.]+)[ \t]*$", page, flags=re.M))
+    missing = [name for name in CORE_MODULES if name not in documented]
+    assert not missing, f"reference/api.md has no '.. automodule:: handbook_utils.<name>' for: {missing}"

@@ -52,15 +52,24 @@ def test_a_bool_is_not_a_success_rate():
         fc.length_at_success(0.9, success=True)
 
 
-def test_static_plots_and_explorer():
+def test_static_plots():
     assert isinstance(fc.plot_success_curves(marks=[(0.99, 142)]), Figure)
     assert isinstance(fc.plot_half_length(marks=[(0.99, "x")]), Figure)
-    box = fc.compounding_explorer(p=0.95, T=100)
-    html = box.children[2].value
-    assert "0.9500" in html and "0.6%" in html  # 0.95^100 = 0.59%
-    p_slider = box.children[0].children[1]
-    p_slider.value = 0.99
-    assert "36.6%" in box.children[2].value  # 0.99^100
+
+
+def test_explorer_grid_holds_p_to_the_t_for_every_slider_position():
+    grid = fc.explorer_grid(p=0.95, T=100, T_max=300)
+    p_values, curves = grid["p_values"], grid["curves"]
+    assert p_values[grid["p_index"]] == 0.95 and grid["T"] == 100 and len(grid["T_values"]) == 300
+    assert p_values == sorted(p_values) and p_values[0] == 0.9 and p_values[-1] == 0.9999
+    assert curves[grid["p_index"]][100] == pytest.approx(0.95**100, abs=1e-5)
+    i99 = p_values.index(0.99)
+    assert curves[i99][142] == pytest.approx(0.2400, abs=1e-4) and len(curves[i99]) == 301
+    assert grid["half_lengths"][i99] == pytest.approx(fc.length_at_success(0.99))
+    with pytest.raises(ValueError, match="^T must"):
+        fc.explorer_grid(p=0.99, T=500, T_max=400)
+    widget = fc.CompoundingExplorer(p=0.99, T=142)
+    assert widget.data["p_index"] == i99 or widget.data["p_values"][widget.data["p_index"]] == 0.99
 
 
 # ------------------------------------------------------------------ forecast against a model

@@ -13,11 +13,10 @@ import pytest  # noqa: E402
 
 from handbook_utils.chapters.ch05_explorer import (  # noqa: E402
     ScheduleExplorer,
+    browser_data,
     explorer_data,
-    explorer_summary_html,
     plot_explorer,
 )
-from handbook_utils.plotting import COLORS  # noqa: E402
 from handbook_utils.schedules import KINDS  # noqa: E402
 
 
@@ -48,46 +47,39 @@ def test_explorer_data_rejects_bad_sliders(kwargs, name):
         explorer_data(**kwargs)
 
 
-def test_explorer_figure_and_table():
+def test_explorer_figure():
     state = explorer_data()
     fig = plot_explorer(state)
     assert len(fig.axes) == 2 and len(fig.axes[1].lines) >= 3
-    table = explorer_summary_html(state)
-    assert all(label in table for label in ("linear", "exponential", "inverse sigmoid"))
-    assert COLORS["note"] in table and "142-token answer" in table
 
 
-def test_schedule_explorer_widget_follows_its_sliders():
-    pytest.importorskip("ipywidgets")
-    w = ScheduleExplorer()
-    assert w.state.reach_half["linear"] == 40.0
-    assert "application/vnd.jupyter.widget-view+json" in w._repr_mimebundle_()
-    assert all(s.description == "" for s in w.sliders.values())  # labels are HTML widgets
-    w.sliders["end_epoch"].value = 20
-    assert w.state.reach_half["linear"] == 10.0
-    w.sliders["seq_len"].value = 10
-    assert w.state.tokens_per_epoch["linear"][-1] == pytest.approx(10.0)
-    assert "linear" in w.summary.value
-    assert plt.get_fignums() == []  # the widget closes the figures it draws
-    with pytest.raises(ValueError, match="^speed"):
+def test_browser_data_holds_the_numbers_of_every_slider_position():
+    data = browser_data(seq_len=50)
+    sliders = {s["name"]: s for s in data["sliders"]}
+    assert set(sliders) == {"end_epoch", "k", "c", "b"}
+    linear = data["families"]["linear"]["by_index"]
+    for j, end in enumerate(sliders["end_epoch"]["values"]):
+        half = linear[str(j)]["reach_half"]  # linear: half way to E, or never within the 100 epochs
+        assert half == pytest.approx(end / 2, abs=0.01) if end / 2 <= 100 else half is None
+    sig = data["families"]["inverse_sigmoid"]
+    assert sig["params"] == ["c", "b"]
+    assert len(sig["by_index"]) == len(sliders["c"]["values"]) * len(sliders["b"]["values"])
+    some = explorer_data(c=120, b=5, seq_len=50)
+    key = f"{sliders['c']['values'].index(120.0)},{sliders['b']['values'].index(5.0)}"
+    assert sig["by_index"][key]["tokens"] == pytest.approx(some.total_tokens["inverse_sigmoid"], abs=0.1)
+    assert "50-token answer" in data["note"]
+
+
+def test_schedule_explorer_starts_on_the_chapter_numbers_even_off_the_grid():
+    w = ScheduleExplorer(k=0.9713, end_epoch=77)  # values between grid points are added to the grid
+    state = explorer_data(k=0.9713, end_epoch=77)
+    shown = w.start_numbers()
+    assert {kind: shown[kind]["tokens"] for kind in KINDS} == pytest.approx(state.total_tokens, abs=0.1)
+    assert shown["linear"]["reach_half"] == 38.5
+    data, _ = w._repr_mimebundle_()
+    assert data["text/plain"].startswith("Run this cell") and "schedule_explorer" not in data["text/plain"]
+    assert '<script type="module">' in data["text/html"]
+    with pytest.raises(TypeError, match="speed"):
         ScheduleExplorer(speed=3)
-
-
-def test_schedule_explorer_can_wait_for_the_first_move():
-    pytest.importorskip("ipywidgets")
-    w = ScheduleExplorer(draw_now=False, seq_len=50)
-    assert w.figures_drawn == 0
-    assert "50-token answer" in w.summary.value
-    w.sliders["k"].value = 0.9
-    assert w.state.schedules["exponential"].k == pytest.approx(0.9)
-    assert w.figures_drawn == 1
-    assert plt.get_fignums() == []
-
-
-def test_schedule_explorer_readouts_show_whole_epochs_and_a_run_hint():
-    pytest.importorskip("ipywidgets")
-    w = ScheduleExplorer(draw_now=False)
-    formats = {name: s.readout_format for name, s in w.sliders.items()}
-    assert formats["end_epoch"] == formats["c"] == formats["warmup_epochs"] == ".0f"  # "80", not "80.00"
-    assert format(w.sliders["end_epoch"].value, formats["end_epoch"]) == "80"
-    assert w._repr_mimebundle_()["text/plain"].startswith("Run this cell to explore")
+    with pytest.raises(ValueError, match="^total_epochs"):
+        ScheduleExplorer(total_epochs=0)

@@ -19,6 +19,12 @@ Accessibility (WCAG 2.1 AA, checked by axe-core in ``tests/browser``):
   ``role="doc-biblioentry"``, a role ARIA 1.2 deprecated and axe does not accept as a list's child
   (aria-required-children, critical): :func:`_bibliography_entries_as_list_items` gives each
   entry the role ``listitem``, so a screen reader announces "list, 24 items" and reads them.
+- The book's browser widgets (``handbook_utils.web_widgets``) are anywidget models, whose front end
+  the ipywidgets HTML manager of a static page cannot load (it would ask a CDN for it). Their
+  outputs also carry a ``text/html`` version that runs the same module in the page, which the book
+  prefers (``nb_mime_priority_overrides``); :func:`_static_widget_state` drops their models from the
+  page's saved widget state, so the manager is asked for nothing it cannot find (and a page with no
+  other widget loads no widget manager at all).
 - Two buttons of pydata-sphinx-theme fail the same criterion; ``tools/sphinx_templates`` holds
   fixed copies of their component templates (see each file), found by name before the theme's
   own ``components/`` folder.
@@ -27,6 +33,8 @@ Accessibility (WCAG 2.1 AA, checked by axe-core in ``tests/browser``):
 from __future__ import annotations
 
 import functools
+import json
+import re
 from pathlib import Path
 
 TEMPLATES = Path(__file__).resolve().parent / "sphinx_templates"
@@ -46,6 +54,35 @@ def _alt_from_output_metadata(render_image):
         return image_nodes
 
     wrapper.handbook_alt = True
+    return wrapper
+
+
+STATIC_WIDGET_MODULES = ("@jupyter-widgets/",)
+"""Model modules the vendored HTML manager can draw; other models are left out of a page's state."""
+
+
+def _static_widget_state(render_nb_finalise):
+    """Wrap ``NbElementRenderer.render_nb_finalise``: keep only the widget models whose module the
+    static page's HTML manager has (its built-in ``@jupyter-widgets/*`` ones)."""
+
+    @functools.wraps(render_nb_finalise)
+    def wrapper(self, metadata):
+        widgets = (metadata or {}).get("widgets") or {}
+        key = "application/vnd.jupyter.widget-state+json"
+        state = (widgets.get(key) or {}).get("state")
+        if state:
+            drawable = {mid for mid, m in state.items()
+                        if str(m.get("model_module", "")).startswith(STATIC_WIDGET_MODULES)}
+            # a dropped model's own parts (its layout, say) go with it unless a kept model uses them too
+            def refs(mids):
+                return set(re.findall(r"IPY_MODEL_([0-9a-f]+)", json.dumps([state[m] for m in mids])))
+            parts_of_dropped = refs(set(state) - drawable) - refs(drawable - refs(set(state) - drawable))
+            kept = {mid: state[mid] for mid in drawable - parts_of_dropped}
+            if len(kept) != len(state):
+                metadata = {**metadata, "widgets": {**widgets, key: {**widgets[key], "state": kept}}}
+        return render_nb_finalise(self, metadata)
+
+    wrapper.handbook_static_state = True
     return wrapper
 
 
@@ -87,6 +124,8 @@ def setup(app):
 
     if not getattr(NbElementRenderer.render_image, "handbook_alt", False):
         NbElementRenderer.render_image = _alt_from_output_metadata(NbElementRenderer.render_image)
+    if not getattr(NbElementRenderer.render_nb_finalise, "handbook_static_state", False):
+        NbElementRenderer.render_nb_finalise = _static_widget_state(NbElementRenderer.render_nb_finalise)
     app.connect("config-inited", _add_templates)
     app.connect("builder-inited", _accessible_hidden_cells)
     app.connect("html-page-context", _bibliography_entries_as_list_items)

@@ -6,9 +6,9 @@ that is trained on the correct prefix. In the *free-running* phase the reader's 
 the prefix and nobody says whether they were right until the proof is over, exactly like a
 model that generates text. Comparing the two phases is the whole point of the chapter.
 
-Used by chapter 1 through :class:`~.ch01_widgets.ProofGameWidget` (a thin view over
-:class:`ProofGame`) and :func:`~.ch01_widgets.static_game_fallback` (a game played by
-:func:`play_simulated_game`). No widgets here, so the game can be tested without a browser.
+Used by chapter 1 through :class:`~.ch01_widgets.ProofGameWidget` (the game as data, played in the
+browser, and scored again here from the reader's picks) and by the simulated readers
+(:func:`play_simulated_game`). No widgets here, so the game can be tested without a browser.
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ from enum import Enum
 import numpy as np
 
 from handbook_utils import checks
+from handbook_utils.tables import Table
 
 from .ch01_proofs import PROOFS, Proof
 from .ch01_simulation import independence_prediction, right_word_odds
 
-__all__ = ["Phase", "Pick", "ProofResult", "GameSummary", "ProofGame", "play_simulated_game"]
+__all__ = ["Phase", "Pick", "ProofResult", "GameSummary", "ProofGame", "play_simulated_game", "score_table"]
 
 
 def _ratio(numerator: float, denominator: float) -> float:
@@ -244,6 +245,12 @@ class ProofGame:
             return self.proof.words[: self._step]
         return tuple(self._own)
 
+    def options_at(self, proof_index: int, step: int) -> tuple[str, ...]:
+        """The shuffled choices shown for word ``step`` of proof ``proof_index`` (fixed by the seed)."""
+        proof_index = checks.integer("proof_index", proof_index, 0, len(self.proofs) - 1)
+        step = checks.integer("step", step, 0, len(self.proofs[proof_index]) - 1)
+        return self._options[proof_index, step]
+
     def options(self) -> tuple[str, ...]:
         """The shuffled choices for the next word (the true word is always among them)."""
         self._require_playing()
@@ -316,3 +323,23 @@ def play_simulated_game(
         wrong = [w for w in game.options() if w != true_word]
         game.choose(true_word if right else wrong[rng.integers(len(wrong))])
     return game
+
+
+def score_table(summary: GameSummary, caption: str = "") -> Table:
+    """The end screen's four numbers as a table: phase 1 per word, phase 2 per word and per proof,
+    and the forecast ``p̂^L`` from phase 1."""
+    lengths = [r.n_words for r in summary.free_results]
+    length = f"{sum(lengths) / len(lengths):.0f}" if lengths else "–"
+
+    def pct(x: float) -> str:
+        return "–" if math.isnan(x) else f"{x:.0%}"
+
+    return Table.of(["", "score"], [
+        ["Phase 1 (teacher forcing): words right",
+         f"{pct(summary.tf_word_accuracy)} ({summary.tf_correct}/{summary.tf_words})"],
+        ["Phase 2 (free running): words right",
+         f"{pct(summary.free_word_accuracy)} ({summary.free_correct}/{summary.free_words})"],
+        ["Phase 2 (free running): whole proofs right",
+         f"{pct(summary.free_proof_success)} ({summary.free_proofs_correct}/{summary.free_proofs})"],
+        [f"Forecast from phase 1: p̂^L with L ≈ {length} words", pct(summary.predicted_proof_success)],
+    ], caption)

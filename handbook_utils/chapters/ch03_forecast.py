@@ -2,7 +2,8 @@
 
 - **Arithmetic** (section "The arithmetic of 'all right'"). :func:`sequence_success` (``p ** T``)
   and :func:`length_at_success` (the answer length at which success falls to 50 %), an
-  interactive :func:`compounding_explorer` and the static :func:`plot_success_curves` /
+  interactive :class:`CompoundingExplorer` (drawn in the browser from :func:`explorer_grid`) and the
+  static :func:`plot_success_curves` /
   :func:`plot_half_length`.
 - **Forecast against measurement** (sections "A model that is 99% right" and "Exact match against
   the forecast"). :func:`checkpoint_points` and :func:`length_points` put measured exact match next
@@ -24,23 +25,24 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import matplotlib.pyplot as plt
 import numpy as np
+import traitlets
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .. import checks
 from ..metrics import Evaluation, evaluate
-from ..plotting import COLORS, FRACTION_LIMITS, PALETTE, figure_html, new_axes
-from ..runtime import placeholder
+from ..plotting import COLORS, FRACTION_LIMITS, PALETTE, new_axes
 from ..tasks import AdditionChainTask
+from ..web_widgets import BrowserWidget
 
 __all__ = [
     "sequence_success",
     "length_at_success",
     "plot_success_curves",
     "plot_half_length",
-    "compounding_explorer",
+    "explorer_grid",
+    "CompoundingExplorer",
     "CompoundingPoint",
     "checkpoint_points",
     "length_points",
@@ -138,45 +140,37 @@ def plot_half_length(
     return ax.figure
 
 
-def compounding_explorer(p: float = 0.99, T: int = 142):
-    """Sliders for ``p`` and ``T`` with a live curve and readout (JupyterLab; inert on a static page)."""
-    import ipywidgets as widgets
-    from IPython.display import HTML, display
+def explorer_grid(p: float, T: int, T_max: int = 400, n_error_rates: int = 31) -> dict:
+    """The data of :class:`CompoundingExplorer`: a grid of ``p`` (log-spaced error rates from 1e-4 to
+    0.1, plus ``p`` itself), the curve ``p ** t`` for ``t = 0..T_max`` on each, and where each falls to 50 %."""
+    p = checks.in_open_unit("p", p)
+    T_max = checks.integer("T_max", T_max, 10, 2000)
+    T = checks.integer("T", T, 1, T_max)
+    grid = np.round(1 - np.geomspace(1e-4, 0.1, checks.integer("n_error_rates", n_error_rates, 2, 200)), 4)
+    p_values = sorted({float(v) for v in grid} | {round(p, 4)})
+    t = np.arange(T_max + 1)  # (T_max + 1,)
+    return {
+        "p_values": p_values, "p_index": p_values.index(round(p, 4)),
+        "T_values": list(range(1, T_max + 1)), "T": T, "T_max": T_max,
+        "curves": [[round(float(v), 5) for v in sequence_success(pv, t)] for pv in p_values],
+        "half_lengths": [float(length_at_success(pv)) for pv in p_values],
+        "title": "Per-token accuracy compounds", "x_label": "answer length T (tokens)",
+        "y_label": "P(every token right) = p^T",
+        "colors": {"curve": COLORS["teacher_forcing"], "mark": COLORS["prediction"], "guide": COLORS["neutral"],
+                   "ink": COLORS["ink"]},
+    }
 
-    # no slider `description`: the static page's widget manager would hand it to MathJax 2's
-    # typesetter, which the book (MathJax 3) does not have; an HTML label beside it is safe, and the
-    # `tooltip` is the accessible name (the book's widgets-a11y.js puts it on the slider's handle)
-    p_slider = widgets.FloatSlider(value=p, min=0.9, max=0.9999, step=0.0001, readout_format=".4f",
-                                   continuous_update=False, tooltip="p: per-token accuracy",
-                                   layout=widgets.Layout(width="380px"))
-    T_slider = widgets.IntSlider(value=T, min=1, max=1000, step=1, continuous_update=False,
-                                 tooltip="T: answer length in tokens", layout=widgets.Layout(width="380px"))
-    readout = widgets.HTML()
-    out = widgets.Output()
 
-    def redraw(*_):
-        pv, Tv = p_slider.value, T_slider.value
-        success = sequence_success(pv, Tv)
-        readout.value = (
-            f"<b>p<sup>T</sup></b> = {pv:.4f}<sup>{Tv}</sup> = <b>{success:.1%}</b> of answers fully right; "
-            f"success falls to 50% at T = {length_at_success(pv):.0f} tokens."
-        )
-        with out:
-            out.clear_output(wait=True)
-            fig, ax = plt.subplots(figsize=(6.4, 3.4))
-            plot_success_curves(ps=(pv,), T_max=max(200, 2 * Tv), marks=[(pv, Tv)], ax=ax)
-            plt.close(fig)
-            display(HTML(figure_html(fig)))  # an <img> with its text alternative
+class CompoundingExplorer(BrowserWidget):
+    """Sliders for ``p`` and ``T`` with the curve ``p ** T`` and a readout, drawn in the browser
+    (``web/power_explorer.js``) from :func:`explorer_grid`, so they move on the static page too."""
 
-    p_slider.observe(redraw, names="value")
-    T_slider.observe(redraw, names="value")
-    redraw()
+    _module = "power_explorer"
+    placeholder = "Run this cell to explore p and T with sliders."
+    data = traitlets.Dict().tag(sync=True, static=True)
 
-    def row(name, slider):
-        return widgets.HBox([widgets.HTML(f"<b>{name}</b>", layout=widgets.Layout(width="2.5em")), slider])
-
-    return placeholder(widgets.VBox([row("p", p_slider), row("T", T_slider), readout, out]),
-                       "Run this cell to explore p and T with sliders (they need a running kernel).")
+    def __init__(self, p: float = 0.99, T: int = 142, T_max: int = 400) -> None:
+        super().__init__(data=explorer_grid(p, T, T_max))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,22 +1,23 @@
 """Chapter 5's schedule explorer: sliders for the three families, their curves and token counts.
 
 :func:`explorer_data` computes everything for one setting of the sliders (an :class:`ExplorerState`),
-:func:`plot_explorer` draws it, :func:`explorer_summary_html` tabulates it, and
-:class:`ScheduleExplorer` is the ipywidgets view that recomputes on every slider release.
+:func:`plot_explorer` draws it (the chapter's static figure), and
+:func:`browser_data` computes every setting the sliders can reach, and :class:`ScheduleExplorer` draws
+them in the browser (live in JupyterLab and on the static page alike).
 
 Used by chapter 5 ("Explore the schedules": the default-state figure and the live widget).
 """
 
 from __future__ import annotations
 
-import html
-import re
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+import traitlets
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -28,7 +29,6 @@ from handbook_utils.plotting import (
     SCHEDULE_COLORS,
     SCHEDULE_MARKERS,
     SCHEDULE_TEXT_COLORS,
-    figure_html,
 )
 from handbook_utils.schedules import (
     KIND_LABELS,
@@ -39,14 +39,13 @@ from handbook_utils.schedules import (
     make_schedule,
     schedule_curve,
 )
+from handbook_utils.web_widgets import BrowserWidget
 
 from .ch05_figures import epoch_grid
 from .ch05_tokens import model_tokens_per_epoch
 
-__all__ = ["ExplorerState", "explorer_data", "plot_explorer", "explorer_summary_html", "ScheduleExplorer"]
-
-PLACEHOLDER = "Run this cell to explore the schedules with sliders (they need a running kernel)."
-"""What a notebook shows in place of the explorer before its cell has run."""
+__all__ = ["ExplorerState", "explorer_data", "plot_explorer", "SLIDER_GRIDS",
+           "browser_data", "ScheduleExplorer"]
 
 
 @dataclass(frozen=True)
@@ -77,14 +76,13 @@ def explorer_data(
     total_epochs: int = 100,
     seq_len: int = 142,
     steps_per_epoch: int = 20,
+    kinds: Sequence[str] = KINDS,
 ) -> ExplorerState:
-    """Curves and model-token counts for the three schedules, all with the same warmup."""
+    """Curves and model-token counts for the three schedules (or only ``kinds``), all with the same warmup."""
     total_epochs = checks.positive_int("total_epochs", total_epochs)
-    schedules = {
-        "linear": make_schedule("linear", warmup_epochs, end_epoch=end_epoch),
-        "exponential": make_schedule("exponential", warmup_epochs, k=k),
-        "inverse_sigmoid": make_schedule("inverse_sigmoid", warmup_epochs, c=c, b=b),
-    }
+    params = {"linear": dict(end_epoch=end_epoch), "exponential": dict(k=k), "inverse_sigmoid": dict(c=c, b=b)}
+    schedules = {kind: make_schedule(kind, warmup_epochs, **params[checks.one_of("kinds[i]", kind, KINDS)])
+                 for kind in kinds}
     x = epoch_grid(total_epochs)  # (601,)
     curves = {kind: schedule_curve(s, x) for kind, s in schedules.items()}
     tokens = {kind: model_tokens_per_epoch(s, seq_len, total_epochs, steps_per_epoch)
@@ -132,103 +130,85 @@ def plot_explorer(state: ExplorerState, axes: Sequence[Axes] | None = None) -> F
     return left.figure
 
 
-def explorer_summary_html(state: ExplorerState) -> str:
-    """The explorer's table: per schedule, when p reaches ½, p at the end, and the model's share."""
-    cell = "style='text-align:right;padding:1px 12px;white-space:nowrap'"
-    rows = []
-    for kind in KINDS:
-        half = state.reach_half[kind]
-        half_text = f"{half:.1f}" if half <= state.total_epochs else "never"
-        rows.append(
-            f"<tr><td style='padding:1px 12px 1px 0;white-space:nowrap;color:{SCHEDULE_TEXT_COLORS[kind]}'>"
-            f"<b>{html.escape(KIND_LABELS[kind])}</b></td>"
-            f"<td {cell}>{half_text}</td>"
-            f"<td {cell}>{state.final_p[kind]:.3f}</td>"
-            f"<td {cell}>{state.total_tokens[kind]:,.0f}</td>"
-            f"<td {cell}>{state.model_share(kind):.0%}</td></tr>"
-        )
-    head = "".join(f"<th {cell}>{h}</th>" for h in
-                   ("ρ = ½ at epoch", "ρ at end", "model tokens", "model share"))
-    return (f"<table style='border-collapse:collapse;font-size:0.95em;margin:0.4em 0'>"
-            f"<tr><th></th>{head}</tr>" + "".join(rows) + "</table>"
-            f"<div style='font-size:0.85em;color:{COLORS['note']}'>model tokens: expected number in one "
-            f"{state.seq_len}-token answer over all {state.total_epochs} epochs; model share: "
-            f"their fraction of all answer inputs fed (the mean of p).</div>")
+_MARKER_NAMES = {"o": "circle", "s": "square", "^": "triangle"}  # matplotlib marker → web/base.js marker
+
+SLIDER_GRIDS: dict[str, tuple[str, tuple[str, ...], np.ndarray, int]] = {
+    # slider: (label, families it shapes, grid of values, decimals shown)
+    "end_epoch": ("linear: <i>E</i>", ("linear",), np.arange(10.0, 301.0, 10.0), 0),
+    "k": ("exponential: <i>k</i>", ("exponential",), np.round(np.arange(0.80, 0.9951, 0.005), 3), 3),
+    "c": ("inverse sigmoid: <i>c</i>", ("inverse_sigmoid",), np.arange(0.0, 301.0, 10.0), 0),
+    "b": ("inverse sigmoid: <i>b</i>", ("inverse_sigmoid",), np.array([2.5, 5.0, 10.0, 20.0, 40.0]), 1),
+}
+"""The explorer's sliders: what each moves, and the values it steps through (the start value is added)."""
+
+_PARAMS = {"linear": ("end_epoch",), "exponential": ("k",), "inverse_sigmoid": ("c", "b")}
 
 
-class ScheduleExplorer:
-    """Sliders for E, k, c, b, warmup, total epochs and answer length T; redraws on release.
+def browser_data(end_epoch: float = 80.0, k: float = 0.97, c: float = 50.0, b: float = 10.0,
+                 warmup_epochs: float = 0.0, total_epochs: int = 100, seq_len: int = 142,
+                 steps_per_epoch: int = 20, points: int = 61) -> dict[str, Any]:
+    """Everything :class:`ScheduleExplorer` can show, computed here once: for every value on each
+    slider's grid (:data:`SLIDER_GRIDS`, plus the start value), the curve of the family it shapes and
+    that curve's numbers, from the same :func:`explorer_data` the static figure uses.
 
-    ``ScheduleExplorer()`` as the last line of a cell displays it. With ``draw_now=False`` the figure
-    is drawn at the first slider move only (the table is always filled): a chapter that shows the
-    default-state figure in a plain cell then does not show it twice. Labels are ``HTML`` widgets and
-    the sliders have no ``description``: on the static book's MathJax 3 pages, widget labels that
-    go through the MathJax 2 typesetting path raise errors. Each slider's ``tooltip`` is its label
-    as plain text, which the book's ``widgets-a11y.js`` makes its accessible name; the figure is an
-    ``<img>`` with its text alternative (:func:`~handbook_utils.plotting.figure_html`).
+    Warmup, training length and answer length are fixed per explorer (arguments, not sliders):
+    each would multiply the data by the length of its grid.
     """
-
-    _SPECS: dict[str, tuple[str, str, dict[str, Any]]] = {
-        # name: (widget class, label, slider settings)
-        "end_epoch": ("FloatSlider", "linear: <i>E</i>", dict(min=1, max=300, step=1, readout_format=".0f")),
-        "k": ("FloatSlider", "exponential: <i>k</i>",
-              dict(min=0.8, max=0.999, step=0.001, readout_format=".3f")),
-        "c": ("FloatSlider", "inverse sigmoid: <i>c</i>", dict(min=0, max=300, step=1, readout_format=".0f")),
-        "b": ("FloatSlider", "inverse sigmoid: <i>b</i>", dict(min=0.5, max=60, step=0.5, readout_format=".1f")),
-        "warmup_epochs": ("FloatSlider", "warmup epochs", dict(min=0, max=150, step=1, readout_format=".0f")),
-        "total_epochs": ("IntSlider", "total epochs", dict(min=10, max=300, step=5)),
-        "seq_len": ("IntSlider", "answer length <i>T</i>", dict(min=1, max=400, step=1)),
+    start = dict(end_epoch=end_epoch, k=k, c=c, b=b)
+    explorer_data(**start, warmup_epochs=warmup_epochs, total_epochs=total_epochs, seq_len=seq_len,
+                  steps_per_epoch=steps_per_epoch)  # validates every argument
+    points = checks.integer("points", points, 11, 1001)
+    epochs = np.linspace(0.0, float(total_epochs), points)  # (points,)
+    grids = {name: sorted({float(v) for v in grid} | {float(start[name])})
+             for name, (_, _, grid, _) in SLIDER_GRIDS.items()}
+    families = {}
+    for kind in KINDS:
+        params = _PARAMS[kind]
+        by_index = {}
+        for indices in itertools.product(*(range(len(grids[name])) for name in params)):
+            values = {**start, **{name: grids[name][i] for name, i in zip(params, indices)}}
+            state = explorer_data(**values, warmup_epochs=warmup_epochs, total_epochs=total_epochs,
+                                  seq_len=seq_len, steps_per_epoch=steps_per_epoch, kinds=(kind,))
+            half = state.reach_half[kind]
+            by_index[",".join(map(str, indices))] = {
+                "curve": [round(float(v), 3) for v in schedule_curve(state.schedules[kind], epochs)],
+                "reach_half": round(half, 2) if half <= total_epochs else None,
+                "final": round(state.final_p[kind], 4), "tokens": round(state.total_tokens[kind], 1),
+                "share": round(state.model_share(kind), 4),
+            }
+        families[kind] = {"label": KIND_LABELS[kind], "params": list(params), "by_index": by_index,
+                          "color": SCHEDULE_COLORS[kind], "text_color": SCHEDULE_TEXT_COLORS[kind],
+                          "marker": _MARKER_NAMES.get(SCHEDULE_MARKERS[kind], "circle")}
+    return {
+        "sliders": [{"name": name, "label": label, "values": grids[name], "decimals": decimals,
+                     "index": grids[name].index(float(start[name]))}
+                    for name, (label, _, _, decimals) in SLIDER_GRIDS.items()],
+        "families": families, "order": list(KINDS), "epochs": [round(float(e), 3) for e in epochs],
+        "total_epochs": total_epochs, "y_label": "ρ = P(model's token)",
+        "columns": ["ρ = ½ at epoch", "ρ at end", "model tokens", "model share"],
+        "note": (f"model tokens: expected number in one {seq_len}-token answer over all {total_epochs} epochs"
+                 + (f" (the first {warmup_epochs:g} of them warmup)" if warmup_epochs else "")
+                 + "; model share: their fraction of all answer inputs fed (the mean of ρ)."),
+        "ink": COLORS["ink"], "guide": COLORS["neutral"],
     }
-    # the label without markup is each slider's `tooltip`: its accessible name (see widgets-a11y.js)
 
-    def __init__(self, steps_per_epoch: int = 20, draw_now: bool = True, **values: float) -> None:
-        import ipywidgets as widgets  # imported here: the rest of the module works without it
-        from IPython.display import HTML, display
 
-        defaults = dict(end_epoch=80.0, k=0.97, c=50.0, b=10.0, warmup_epochs=0.0,
-                        total_epochs=100, seq_len=142)
-        unknown = set(values) - set(defaults)
-        if unknown:
-            raise ValueError(f"{sorted(unknown)[0]} is not a slider; choose from {sorted(defaults)}")
-        defaults.update(values)
-        self.steps_per_epoch = checks.positive_int("steps_per_epoch", steps_per_epoch)
-        explorer_data(**defaults, steps_per_epoch=self.steps_per_epoch)  # validate before drawing
-        self.sliders: dict[str, Any] = {}
-        rows = []
-        for name, (cls, label, settings) in self._SPECS.items():
-            slider = getattr(widgets, cls)(value=defaults[name], description="", continuous_update=False,
-                                           tooltip=re.sub(r"<[^>]+>", "", label), **settings)
-            slider.observe(lambda _change: self.update(), names="value")
-            self.sliders[name] = slider
-            rows.append(widgets.HBox([widgets.HTML(label, layout=widgets.Layout(width="11em")), slider]))
-        self.summary = widgets.HTML()
-        self.output = widgets.Output()
-        self.ui = widgets.VBox([widgets.VBox(rows), self.summary, self.output])
-        self.state: ExplorerState | None = None
-        self.figures_drawn = 0
-        self.update(draw=draw_now)
-        if not draw_now:
-            with self.output:
-                display(HTML("<i>Move a slider: the figure for the new setting appears here.</i>"))
+class ScheduleExplorer(BrowserWidget):
+    """Sliders for E, k, c and b over the three schedule families, with their curves and a table,
+    drawn in the browser (``web/schedule_explorer.js``) from :func:`browser_data`: they move on the
+    static page too. ``ScheduleExplorer(warmup_epochs=10, total_epochs=200, seq_len=300)`` computes
+    another explorer for other fixed settings."""
 
-    def values(self) -> dict[str, float]:
-        return {name: slider.value for name, slider in self.sliders.items()}
+    _module = "schedule_explorer"
+    placeholder = "Run this cell to explore the schedules with sliders."
+    data = traitlets.Dict().tag(sync=True, static=True)
 
-    def update(self, draw: bool = True) -> None:
-        """Recompute from the sliders, refresh the table and (unless ``draw=False``) the figure."""
-        self.state = explorer_data(**self.values(), steps_per_epoch=self.steps_per_epoch)
-        self.summary.value = explorer_summary_html(self.state)
-        if not draw:
-            return
-        with self.output:
-            from IPython.display import HTML, clear_output, display
+    def __init__(self, **settings: Any) -> None:
+        super().__init__(data=browser_data(**settings))
 
-            clear_output(wait=True)
-            fig = plot_explorer(self.state)
-            plt.close(fig)
-            display(HTML(figure_html(fig)))  # an <img> with its text alternative
-        self.figures_drawn += 1
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        # the plain-text fallback is what a saved notebook shows before the cell runs in a kernel
-        return {**self.ui._repr_mimebundle_(**kwargs), "text/plain": PLACEHOLDER}
+    def start_numbers(self) -> dict[str, dict[str, Any]]:
+        """Per family, the numbers the explorer shows before any slider moves (curve, reach_half, final,
+        tokens, share)."""
+        index = {s["name"]: s["index"] for s in self.data["sliders"]}
+        return {kind: f["by_index"][",".join(str(index[name]) for name in f["params"])]
+                for kind, f in self.data["families"].items()}

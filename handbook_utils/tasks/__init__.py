@@ -2,13 +2,13 @@
 
 One module per task, all behind this one import path (``from handbook_utils.tasks import ...``):
 
-- :mod:`.base`: :class:`Example`, the character :class:`Tokenizer`, :class:`Batch`, THE
-  :func:`teacher_forcing_shift`, and the :class:`Task` interface (all chapters that train).
-- :mod:`.addition`: :class:`AdditionChainTask`, the reasoning chain of seed 000, with its parsing
-  and chain check, and :class:`CurriculumTask` (chapters 2-4, 6).
-- :mod:`.markov`: :class:`MarkovTask`, text from a known Markov chain, so exact KL is computable (chapter 4).
-- :mod:`.two_step`: :class:`TwoStepTask`, a two-token distribution where greedy misses the best answer (chapter 2).
-- :mod:`.path_star`: :class:`PathStarTask`, Bachmann & Nagarajan's path-star graph (teacherless variant too).
+- :mod:`.base`: :class:`.Example`, the character :class:`.Tokenizer`, :class:`.Batch`, THE
+  :func:`.teacher_forcing_shift`, and the :class:`.Task` interface (all chapters that train).
+- :mod:`.addition`: :class:`.AdditionChainTask`, the reasoning chain of seed 000, with its parsing
+  and chain check, and :class:`.CurriculumTask` (chapters 2-4, 6).
+- :mod:`.markov`: :class:`.MarkovTask`, text from a known Markov chain, so exact KL is computable (chapter 4).
+- :mod:`.two_step`: :class:`.TwoStepTask`, a two-token distribution where greedy misses the best answer (chapter 2).
+- :mod:`.path_star`: :class:`.PathStarTask`, Bachmann & Nagarajan's path-star graph (teacherless variant too).
 
 All tasks are character level: one token per character, plus ``<pad>`` and ``<eos>``.
 """

@@ -158,6 +158,8 @@ class AdditionChainTask(Task):
         return self.other() if self.split == "train" else self
 
     def example(self, terms: Sequence[int]) -> Example:
+        """The example for the question ``terms`` (two or more integers >= 0): prompt ``1+2+3=``, target
+        the gold chain (:meth:`chain_text`)."""
         if isinstance(terms, (str, bytes)) or not isinstance(terms, Sequence):
             raise TypeError(f"terms must be a list of ints, got {type(terms).__name__}")
         if len(terms) < 2:
@@ -340,7 +342,7 @@ class AdditionChainTask(Task):
     @classmethod
     def oracle_next(cls, prompt: str, written: str) -> str:
         """What an expert would write next after ``written`` (the answer so far, right or wrong): one
-        character, or :data:`~handbook_utils.tasks.base.EOS` when the answer is complete.
+        character, or ``EOS`` when the answer is complete.
 
         On a gold prefix this is the gold next character. After a slip the expert does *not* pretend
         the slip away: it reasons validly from the model's own notes. The next line is the correct
@@ -415,9 +417,10 @@ class CurriculumTask(AdditionChainTask):
     early is dropped later.
 
     Only :meth:`sample_at` (which :func:`handbook_utils.training.train` calls while training)
-    follows the curriculum. :meth:`sample`, used for evaluation, draws from the full task, with
-    the same examples as ``AdditionChainTask(n_terms, max_value)``: models trained with and without
-    a curriculum are measured on the same questions. Used by chapter 6.
+    follows the curriculum. :meth:`~handbook_utils.tasks.base.Task.sample`, used for evaluation,
+    draws from the full task, with the same examples as ``AdditionChainTask(n_terms, max_value)``:
+    models trained with and without a curriculum are measured on the same questions. Used by
+    chapter 6.
     """
 
     full_at_epoch: float = 60.0

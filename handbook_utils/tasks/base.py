@@ -156,14 +156,14 @@ def teacher_forcing_shift(
             raise ValueError("targets must be non-empty")
     B = len(prompts)
     T = max(len(p) + len(t) for p, t in zip(prompts, targets)) - 1
-    inputs = torch.full((B, T), pad_id, dtype=torch.long)
-    shifted = torch.full((B, T), pad_id, dtype=torch.long)
-    loss_mask = torch.zeros((B, T), dtype=torch.bool)
+    inputs = torch.full((B, T), pad_id, dtype=torch.long)  # (B, T): what the model reads
+    shifted = torch.full((B, T), pad_id, dtype=torch.long)  # (B, T): what it must predict there
+    loss_mask = torch.zeros((B, T), dtype=torch.bool)  # (B, T): which predictions are scored
     for b, (p, t) in enumerate(zip(prompts, targets)):
-        seq = torch.tensor(list(p) + list(t), dtype=torch.long)  # (L,)
+        seq = torch.tensor(list(p) + list(t), dtype=torch.long)  # (L,): prompt + target + <eos>
         L, P = len(seq), len(p)
-        inputs[b, : L - 1] = seq[:-1]
-        shifted[b, : L - 1] = seq[1:]
+        inputs[b, : L - 1] = seq[:-1]  # every token but the last
+        shifted[b, : L - 1] = seq[1:]  # every token but the first: the shift by one
         loss_mask[b, P - 1 : L - 1] = True  # positions whose next token is a target token
         if dummy_id is not None:
             inputs[b, P : L - 1] = dummy_id  # target tokens never reach the input
@@ -203,7 +203,7 @@ class Task:
 
     def sample_at(self, n: int, seed: int, epoch: float) -> list[Example]:
         """Training examples at training time ``epoch``; the same as :meth:`sample` unless a
-        curriculum (:class:`~handbook_utils.tasks.CurriculumTask`) makes them depend on progress."""
+        curriculum (:class:`~handbook_utils.tasks.addition.CurriculumTask`) makes them depend on progress."""
         return self.sample(n, seed)
 
     def encode(self, example: Example) -> tuple[list[int], list[int]]:
@@ -214,6 +214,9 @@ class Task:
         return tok.encode(example.prompt), tok.encode(example.target) + [tok.eos_id]
 
     def batch(self, examples: Sequence[Example], device=None) -> Batch:
+        """The :class:`Batch` of ``examples``: :func:`teacher_forcing_shift` of their ids (target inputs
+        hidden behind the dummy in a teacherless task), their ``unscored`` characters left out of the
+        loss mask, on ``device`` if given."""
         if isinstance(examples, Example) or not isinstance(examples, Sequence):
             raise TypeError(f"examples must be a list of Example, got {type(examples).__name__}")
         if len(examples) == 0:

@@ -76,8 +76,9 @@ class MarkovTask(Task):
     def true_next_token_table(self, ids: torch.Tensor) -> torch.Tensor:
         """(B, T, V) float64: the true distribution of the token after ``ids[:, :t+1]``, for every t.
 
-        ``ids`` must be ``^`` followed by states (an ``inputs`` row of :meth:`batch` qualifies). After
-        ``length`` states the only possible token is ``<eos>``.
+        ``ids`` must be ``^`` followed by states (an ``inputs`` row of
+        :meth:`~handbook_utils.tasks.base.Task.batch` qualifies). After ``length`` states the only
+        possible token is ``<eos>``.
         """
         if not isinstance(ids, torch.Tensor) or ids.dim() != 2 or ids.dtype != torch.long:
             raise TypeError("ids must be a (B, T) long tensor")

@@ -38,3 +38,54 @@ def test_page_renders_offline(browser, server, page_path):
     report = check_page(browser, f"{server}/{relative.as_posix()}", screenshot=shot)
     assert report.problems() == []
     assert shot.exists() and shot.stat().st_size > 0
+
+
+def _open(browser, server, chapter: str):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{server}/chapters/{chapter}.html", wait_until="networkidle")
+    return page, errors
+
+
+def test_the_proof_game_plays_to_its_end_screen_in_the_static_book(browser, server):
+    page, errors = _open(browser, server, "01_the_proof_writing_job")
+    game = page.locator(".hb-game")
+    assert "Phase 1" in game.inner_text()
+    clicks = 0
+    while page.locator(".hb-game .hb-options button").count() and clicks < 500:
+        buttons = page.locator(".hb-game .hb-options button")
+        buttons.nth(clicks % buttons.count()).click()  # not always the first: some right, some wrong
+        clicks += 1
+        if clicks == 1:
+            assert "Right" in game.inner_text() or "Wrong" in game.inner_text()
+    end = game.inner_text()
+    assert "Results" in end and "whole proofs right" in end and "Forecast from phase 1" in end
+    assert clicks == sum(len(r) for r in _proof_lengths())
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    game.screenshot(path=str(SCREENSHOTS / "ch01-game-end-screen.png"))
+    assert errors == []
+
+
+def _proof_lengths():
+    from handbook_utils.chapters.ch01_game import ProofGame
+
+    game = ProofGame(seed=0)
+    return [game.proofs[i].words for _, i in game.schedule]
+
+
+@pytest.mark.parametrize("chapter", ["03_compounding_errors", "05_schedule_curves"])
+def test_sliders_redraw_the_figure_in_the_static_book(browser, server, chapter):
+    page, errors = _open(browser, server, chapter)
+    widget = page.locator(".hb-widget", has=page.locator("input[type=range]")).first
+    curves = widget.locator("path.hb-series")
+    before = [curves.nth(i).get_attribute("d") for i in range(curves.count())]
+    slider = widget.locator("input[type=range]").first
+    slider.focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowLeft")
+    after = [curves.nth(i).get_attribute("d") for i in range(curves.count())]
+    assert before and after != before, "the slider moved but the figure was not redrawn"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    widget.screenshot(path=str(SCREENSHOTS / f"ch{chapter[:2]}-slider-moved.png"))
+    assert errors == []

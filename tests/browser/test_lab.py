@@ -164,14 +164,14 @@ def _errors_in_outputs(page) -> list[str]:
 
 def test_chapter_1_game_plays_in_the_lab_and_saving_writes_nothing(page, lab):
     _open(page, lab, f"{CH1}.md")
-    assert "Run this cell to play the game" in _notebook_text(page)  # not VBox(children=(HTML(...
+    assert "Run this cell to play the game" in _notebook_text(page)  # not <ProofGameWidget object at ...>
     _run_all(page, timeout_s=300)
     assert _errors_in_outputs(page) == []
-    game = page.locator(".jp-OutputArea-output .widget-vbox", has_text="Phase 1").first
+    game = page.locator(".jp-OutputArea-output .hb-game", has_text="Phase 1").first  # anywidget's live view
     game.wait_for(timeout=60_000)
     feedback = []
     for _ in range(4):
-        game.locator(".widget-hbox button.widget-button").first.click()
+        game.locator(".hb-options button").first.click()
         page.wait_for_function("(el) => /Right|Wrong/.test(el.innerText)", arg=game.element_handle(), timeout=30_000)
         feedback.append(game.inner_text())
     assert any("Right" in text or "Wrong" in text for text in feedback)

@@ -12,6 +12,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from ...flowcharts import describe_flowchart, draw_flowchart
 from ...plotting import COLORS, FRACTION_LIMITS, MARK_EVERY, PALETTE, describe_axes_as, new_axes
 from .arms import ARM_COLORS, ARM_STYLES
 from .grid import Grid
@@ -207,7 +208,8 @@ def plot_decision_flowchart(text: Mapping[str, str] | None = None, *, ax: Axes |
     """The decision flowchart as a matplotlib figure (so the static book needs nothing from a network).
 
     ``text`` overrides the texts of :data:`FLOW_TEXT` by node key (``start``, ``measure``, ``gap``,
-    ``done``, ``robust``, ``budget``, ``ss``, ``check``, ``keep``, ``drop``).
+    ``done``, ``robust``, ``budget``, ``ss``, ``check``, ``keep``, ``drop``). Drawn by
+    :func:`handbook_utils.flowcharts.draw_flowchart`.
     """
     labels = dict(FLOW_TEXT)
     if text is not None:
@@ -215,70 +217,13 @@ def plot_decision_flowchart(text: Mapping[str, str] | None = None, *, ax: Axes |
         if unknown:
             raise ValueError(f"text has unknown nodes {sorted(unknown)}; known: {sorted(labels)}")
         labels.update(text)
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(7.2, 7.6), layout="none")
-        fig.subplots_adjust(0.01, 0.01, 0.99, 0.99)
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.axis("off")
-    style = {
-        "start": dict(fc=COLORS["flow_start"], ec=COLORS["teacher_forcing"], box="round,pad=0.5,rounding_size=0.8"),
-        "action": dict(fc=COLORS["flow_action"], ec=COLORS["prediction"], box="round,pad=0.5,rounding_size=0.2"),
-        "question": dict(fc=COLORS["flow_question"], ec=PALETTE[3], box="round,pad=0.6,rounding_size=1.2"),
-        "stop": dict(fc=COLORS["flow_stop"], ec=COLORS["accent"], box="round,pad=0.5,rounding_size=0.8"),
-    }
-    boxes = {}
-    renderer = ax.figure.canvas.get_renderer()
-    for key, (x, y, kind) in _FLOW_NODES.items():
-        s = style[kind]
-        t = ax.text(x, y, labels[key], ha="center", va="center", fontsize=10, zorder=3, linespacing=1.3,
-                    bbox=dict(boxstyle=s["box"], fc=s["fc"], ec=s["ec"], lw=1.4))
-        boxes[key] = t
-    ax.figure.canvas.draw()
-    extents = {}
-    inv = ax.transData.inverted()
-    for key, t in boxes.items():
-        bb = t.get_bbox_patch().get_window_extent(renderer)
-        (x0, y0), (x1, y1) = inv.transform((bb.x0, bb.y0)), inv.transform((bb.x1, bb.y1))
-        extents[key] = (x0, y0, x1, y1)
-
-    def anchor(key, towards):
-        x0, y0, x1, y1 = extents[key]
-        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-        tx, ty = towards
-        if abs(ty - cy) > abs(tx - cx) * 0.5 and abs(ty - cy) > 0.02:  # mostly vertical
-            return cx, (y0 if ty < cy else y1)
-        return (x0 if tx < cx else x1), cy
-
-    for a, b, label in _FLOW_EDGES:
-        ca = np.mean(np.array(extents[a]).reshape(2, 2), axis=0)
-        cb = np.mean(np.array(extents[b]).reshape(2, 2), axis=0)
-        start, end = anchor(a, cb), anchor(b, ca)
-        ax.annotate("", xy=end, xytext=start, zorder=2,
-                    arrowprops=dict(arrowstyle="-|>", color=COLORS["ink"], lw=1.3, shrinkA=0, shrinkB=0))
-        if label:
-            mx, my = (start[0] + end[0]) / 2, (start[1] + end[1]) / 2
-            vertical = abs(end[0] - start[0]) < abs(end[1] - start[1])
-            ax.text(mx + (0.012 if vertical else 0.0), my + (0.0 if vertical else 0.01), label,
-                    ha="left" if vertical else "center", va="center" if vertical else "bottom",
-                    fontsize=9, color=COLORS["ink"], fontweight="bold", zorder=4)
-    describe_axes_as(ax, flowchart_text(labels))
-    return ax.figure
+    return draw_flowchart(_FLOW_NODES, _FLOW_EDGES, labels, ax=ax)
 
 
 def flowchart_text(labels: Mapping[str, str]) -> str:
-    """The flowchart in words, followed from its start along the arrows (its text alternative):
-    ``A → B`` for a plain arrow, ``if yes: …; if no: …`` after a question."""
-    said = {key: " ".join(text.split()) for key, text in labels.items()}
-
-    def walk(key: str) -> str:
-        out = [(b, label) for a, b, label in _FLOW_EDGES if a == key]
-        if len(out) == 1 and not out[0][1]:
-            return f"{said[key]} → {walk(out[0][0])}"
-        branches = "; ".join(f"if {label}: {walk(b)}" for b, label in out)
-        return f"{said[key]} {branches}".strip()
-
-    return f"Decision flowchart: {walk('start')}."
+    """Chapter 6's flowchart in words (:func:`handbook_utils.flowcharts.describe_flowchart` of its arrows
+    and ``labels``)."""
+    return describe_flowchart(_FLOW_EDGES, labels)
 
 
 def plot_two_pass(gold: str = "1+2=3", first_pass: str = "+3=3", coins: Sequence[bool] = (False, True, True, False),
