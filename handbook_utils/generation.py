@@ -127,6 +127,7 @@ def generate_ids(
     rows = torch.arange(B, device=device)
     stops = [torch.tensor(list(s), dtype=torch.long, device=device) for s in stop_sequences if len(s)]
     with eval_mode(model):
+        # the shortest prompt in one call, (B, P_min, V), filling the cache; then one token per call
         logits, state = model.step(seq[:, :P_min], None) if use_cache else (model(seq[:, :P_min]), None)
         for t in range(P_min, L):
             next_logits = logits[:, -1]  # (B, V): the distribution of token t
@@ -146,7 +147,7 @@ def generate_ids(
             done = done | (active & (ended | (n_out == budget)))
             if t + 1 == seq.shape[1] or bool(done.all()):  # one device sync per step
                 break
-            if use_cache:
+            if use_cache:  # feed token t alone: the cache holds the keys and values of 0 … t-1
                 logits, state = model.step(seq[:, t : t + 1], state)  # (B, 1, V)
             else:
                 logits = model(seq[:, : t + 1])  # (B, t+1, V): the whole prefix again

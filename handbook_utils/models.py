@@ -63,6 +63,9 @@ def _check_embeddings(tok_emb, n_embd: int) -> None:
 
 @dataclass
 class GPTConfig:
+    """The size and options of a :class:`GPT`; ``vocab_size`` and ``block_size`` come from the task
+    (:meth:`for_task`)."""
+
     vocab_size: int
     block_size: int = 64  # longest sequence the learned position table covers
     # Small on purpose: with these defaults a 5-term addition chain trains to loss <= 0.02 in
@@ -118,7 +121,8 @@ class CausalSelfAttention(nn.Module):
 
     def forward(self, x, past=None):
         B, T, C = x.size()  # (B, T, C)
-        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
+        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)  # each (B, T, C)
+        # split C into nh heads of hs = C // nh numbers each; every head attends on its own
         q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # (B, nh, T, hs)
         k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # (B, nh, T, hs)
         v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # (B, nh, T, hs)
@@ -127,6 +131,8 @@ class CausalSelfAttention(nn.Module):
             v = torch.cat([past[1], v], dim=2)
         dropout = self.dropout if self.training else 0.0
         S = k.shape[2]
+        # y = softmax(q kᵀ / √hs, with -inf where a position would read a later one) @ v: (B, nh, T, hs).
+        # The fused kernel does not hand back the (B, nh, T, S) weights themselves.
         if S == T:  # no cache: the usual lower-triangular mask
             y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=True)
         elif T == 1:  # one new token may look at everything before it
@@ -308,6 +314,8 @@ class GPT(nn.Module):
 
 @dataclass
 class GRUConfig:
+    """The size of a :class:`GRULM`; ``vocab_size`` comes from the task (:meth:`for_task`)."""
+
     vocab_size: int
     n_embd: int = 64
     n_hidden: int = 256
@@ -324,6 +332,7 @@ class GRUConfig:
 
     @classmethod
     def for_task(cls, task, **overrides) -> GRUConfig:
+        """A config sized for ``task``: its vocabulary (a GRU has no context limit to fit)."""
         settings = dict(vocab_size=task.tokenizer.vocab_size)
         settings.update(overrides)
         return cls(**settings)
