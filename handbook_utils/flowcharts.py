@@ -34,7 +34,8 @@ def draw_flowchart(nodes: Mapping[str, tuple[float, float, str]], edges: Sequenc
     :data:`FLOW_KINDS`; ``edges``: ``(from, to, label)`` per arrow, in the order the text alternative
     reads them (``label`` "" for a plain arrow, "yes" / "no" after a question); ``text``: the words in
     each box (``\\n`` breaks a line). Chapter 6 draws its decision with it
-    (:func:`plot_decision_flowchart`), chapter 10 the book's (``chapters.ch10_summary``).
+    (``chapters.ch06_comparison.figures.plot_decision_flowchart``), chapter 10 the book's
+    (``chapters.ch10_summary``).
     """
     missing = [key for key in nodes if key not in text]
     if missing:
