@@ -51,7 +51,7 @@ Code of single pages (``handbook_utils.chapters``)
 - ``chapters.ch02_figures``: where inputs come from (teacher forcing, free running); the causal mask, measured.
 - ``chapters.ch02_loss``: cross-entropy per token, and where the loss of one answer lives.
 - ``chapters.ch02_chain_rule``: next-token = whole-sequence likelihood; the causal mask, checked and timed.
-- ``chapters.ch02_decoding``: the tree where greedy decoding misses the most probable answer.
+- ``chapters.ch02_decoding``: the tree where greedy decoding misses the most probable answer, and its explorer.
 - ``chapters.ch02_reinforce``: REINFORCE on a toy, against the exact gradient.
 - ``chapters.ch02_mechanism``: the shift by one, masked attention, cached generation: the code shown, run small.
 - ``chapters.ch03_forecast``: p^T, its explorer, and forecasts against measured exact match.

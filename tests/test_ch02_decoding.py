@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from handbook_utils import cache as cache_lib
 from handbook_utils.chapters.ch02_chain_rule import enumerate_continuations
-from handbook_utils.chapters.ch02_decoding import greedy_tree_explorer, plot_greedy_tree
+from handbook_utils.chapters.ch02_decoding import TreeExplorer, explorer_trees, plot_greedy_tree, tree_data
 from handbook_utils.generation import beam_search, greedy_decode
 from handbook_utils.tasks import TwoStepTask
 
@@ -128,8 +128,32 @@ def test_tree_plot_and_explorer():
     assert "'aa'" in title and "'ba'" in title
     fig2 = plot_greedy_tree(TwoStepTask.from_tops(0.9, 0.9, 0.9))
     assert "finds the most probable" in fig2.axes[0].get_title()
-    widget = greedy_tree_explorer()
-    assert len(widget.children) == 4  # three sliders and the output
+    tree = tree_data(TwoStepTask.from_tops(0.55, 0.4, 0.9))
+    assert tree["verdict"] == title
+    assert [lf["answer"] for lf in tree["leaves"] if lf["greedy"] or lf["best"]] == ["aa", "ba"]
+    assert sum(lf["joint"] for lf in tree["leaves"]) == pytest.approx(1.0)
     with pytest.raises(TypeError, match="TwoStepTask"):
         plot_greedy_tree(TASK)
     matplotlib.pyplot.close("all")
+
+
+def test_the_tree_explorer_holds_every_tree_its_sliders_reach():
+    data = explorer_trees(0.55, 0.4, 0.9)
+    sliders = {s["name"]: s for s in data["sliders"]}
+    assert [sliders[n]["values"][sliders[n]["index"]] for n in ("p_first", "top_after_first", "top_after_second")] \
+        == [0.55, 0.4, 0.9]
+    assert len(data["trees"]) == len(sliders["p_first"]["values"]) * 9 * 9  # 0.4 and 0.9 are on the grid
+    assert data["firsts"] == ["a", "b"]
+    assert [lf["answer"] for lf in data["leaves"]] == ["aa", "ab", "ac", "ba", "bb", "bc"]
+    for key, nums in list(data["trees"].items())[::97]:
+        i, j, k = map(int, key.split(","))
+        task = TwoStepTask.from_tops(sliders["p_first"]["values"][i], sliders["top_after_first"]["values"][j],
+                                     sliders["top_after_second"]["values"][k])
+        joint = task.joint()
+        assert nums[8:14] == [round(joint[a], 4) for a in ("aa", "ab", "ac", "ba", "bb", "bc")]
+        answers = ["aa", "ab", "ac", "ba", "bb", "bc"]
+        assert answers[nums[14]] == task.greedy()[0] and answers[nums[15]] == task.best()[0]
+    with pytest.raises(ValueError, match="^p_first"):
+        explorer_trees(p_first=1.0)  # a branch of probability 0 would change the tree's shape
+    data, _ = TreeExplorer()._repr_mimebundle_()
+    assert '<script type="module">' in data["text/html"] and data["text/plain"].startswith("Run this cell")

@@ -13,7 +13,7 @@ from handbook_utils.web_widgets import BrowserWidget, module_source, static_html
 
 def test_every_module_is_the_shared_base_then_one_widget_ending_in_its_export() -> None:
     names = sorted(p.stem for p in web_widgets.WEB_DIR.glob("*.js") if p.stem != "base")
-    assert names == ["power_explorer", "proof_game", "schedule_explorer"]
+    assert names == ["power_explorer", "proof_game", "schedule_explorer", "tree_explorer"]
     for name in names:
         source = module_source(name)
         assert source.startswith((web_widgets.WEB_DIR / "base.js").read_text())

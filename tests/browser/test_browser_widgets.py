@@ -80,23 +80,28 @@ def test_the_proof_game_plays_to_its_end_screen_and_scores_like_python(browser, 
 
 
 def _drawn(page):
+    """What the chart draws: its curves, or (the tree) its branches and labels."""
     paths = page.locator("path.hb-series")
-    return [paths.nth(i).get_attribute("d") for i in range(paths.count())]
+    return [paths.nth(i).get_attribute("d") for i in range(paths.count())] + [page.locator("svg.hb-chart").inner_html()]
 
 
-@pytest.mark.parametrize("explorer", ["p^T", "schedules"])
+@pytest.mark.parametrize("explorer", ["p^T", "schedules", "greedy tree"])
 def test_sliders_redraw_from_the_keyboard_and_read_out_their_values(browser, tmp_path, explorer):
     if explorer == "p^T":
         from handbook_utils.chapters.ch03_forecast import CompoundingExplorer
 
         widget = CompoundingExplorer(p=0.99, T=142)
-    else:
+    elif explorer == "schedules":
         from handbook_utils.chapters.ch05_explorer import ScheduleExplorer
 
         widget = ScheduleExplorer()
+    else:
+        from handbook_utils.chapters.ch02_decoding import TreeExplorer
+
+        widget = TreeExplorer()
     with widget_page(browser, tmp_path, widget) as page:
         sliders = page.locator("input[type=range]")
-        assert sliders.count() == (2 if explorer == "p^T" else 4)
+        assert sliders.count() == {"p^T": 2, "schedules": 4, "greedy tree": 3}[explorer]
         assert blocking(page, "as loaded") == []
         for i in range(sliders.count()):
             before, said = _drawn(page), page.inner_text(".hb-readout")
