@@ -165,6 +165,20 @@ const BASE_CSS = `
 .hb-widget td:first-child,.hb-widget th:first-child{text-align:left}
 `;
 
+/**
+ * The widget's outer box: a named group. In JupyterLab, keys pressed inside it stay with it (arrow keys
+ * move a focused slider) instead of reaching the notebook's keyboard shortcuts.
+ */
+function widgetRoot(label, cls, ...children) {
+  const root = h("div", {class: `hb-widget ${cls}`.trim(), role: "group", "aria-label": label,
+                         "data-lm-suppress-shortcuts": "true"}, ...children);
+  // the notebook around it would otherwise take the keys a slider or button needs
+  root.addEventListener("keydown", (event) => {
+    if (event.target !== root && /^(Arrow|Home|End|Page|Enter| )/.test(event.key)) event.stopPropagation();
+  });
+  return root;
+}
+
 /** Put the shared style sheet on the page once (a notebook output or a book page). */
 function ensureStyle(root) {
   const doc = root.ownerDocument || document;

@@ -27,7 +27,7 @@ function render({model, el}) {
     }));
   }
 
-  el.replaceChildren(h("div", {class: "hb-widget", role: "group", "aria-label": "p to the power T explorer"},
+  el.replaceChildren(widgetRoot("p to the power T explorer", "",
     slider({label: "<i>p</i>: per-token accuracy", name: "p", values: d.p_values, index: pi, format: fmtP,
             onChange: (_, i) => { pi = i; draw(); }}),
     slider({label: "<i>T</i>: answer length (tokens)", name: "T", values: d.T_values, index: T - d.T_values[0],

@@ -12,7 +12,7 @@ function render({model, el}) {
   const content = h("div");
   // persistent and read only by screen readers (the page shows the same in .hb-feedback): announces each change
   const status = liveRegion("hb-status hb-sr-only");
-  const root = h("div", {class: "hb-widget hb-game", role: "group", "aria-label": "Proof-writing game"},
+  const root = widgetRoot("Proof-writing game", "hb-game",
                  content, status, h("button", {type: "button", class: "hb-restart", onclick: () => restart()}, "Restart"));
   el.replaceChildren(root);
 

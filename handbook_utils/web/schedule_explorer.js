@@ -39,7 +39,7 @@ function render({model, el}) {
     readout.textContent = rows.map((r) => `${r.label}: one half at epoch ${half(r)}`).join("; ");
   }
 
-  el.replaceChildren(h("div", {class: "hb-widget", role: "group", "aria-label": "Schedule explorer"},
+  el.replaceChildren(widgetRoot("Schedule explorer", "",
     d.sliders.map((s) => slider({label: s.label, name: s.name, values: s.values, index: s.index,
       format: (v) => v.toFixed(s.decimals), onChange: (_, i) => { chosen[s.name] = i; draw(); }})),
     readout, chart, table));

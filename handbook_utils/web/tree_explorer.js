@@ -74,7 +74,7 @@ function render({model, el}) {
     readout.textContent = tree.verdict;
   }
 
-  el.replaceChildren(h("div", {class: "hb-widget", role: "group", "aria-label": "Greedy decoding tree explorer"},
+  el.replaceChildren(widgetRoot("Greedy decoding tree explorer", "",
     d.sliders.map((s, i) => slider({label: s.label, name: s.name, values: s.values, index: s.index,
       format: (v) => v.toFixed(2), onChange: (_, j) => { chosen[i] = j; draw(); }})),
     readout, chart));

@@ -176,6 +176,12 @@ def test_chapter_1_game_plays_in_the_lab_and_saving_writes_nothing(page, lab):
         feedback.append(game.inner_text())
     assert any("Right" in text or "Wrong" in text for text in feedback)
     assert re.search(r"word \d+ of \d+", feedback[-1])
+    # the picks came back to Python (anywidget syncs model.set + save_changes), as the chapter says
+    page.wait_for_function("""async () => {
+        const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+        const msg = await kernel.requestExecute({code: '', silent: true,
+                                                 user_expressions: {n: 'len(game.picks)'}}).done;
+        return msg.content.user_expressions.n.data['text/plain'] === '4'; }""", timeout=30_000)
     SHOTS.mkdir(parents=True, exist_ok=True)
     game.screenshot(path=str(SHOTS / "ch01-game.png"))
     _save(page, lab)
@@ -216,6 +222,15 @@ def test_chapter_3_prose_shows_numbers_and_a_new_training_cell_saves_to_the_md(p
     assert "142 characters" in prose and "0.99" in prose, prose
     SHOTS.mkdir(parents=True, exist_ok=True)
     first.screenshot(path=str(SHOTS / "ch03-prose-with-numbers.png"))
+    # the p^T explorer is live in the lab too (anywidget): a slider moved from the keyboard redraws the curve
+    explorer = page.locator(".jp-OutputArea-output .hb-widget", has=page.locator("input[type=range]")).first
+    explorer.scroll_into_view_if_needed()
+    curve = explorer.locator("path.hb-series").first
+    before = curve.get_attribute("d")
+    explorer.locator("input[type=range]").first.focus()
+    page.keyboard.press("ArrowLeft")  # the notebook's own keys must not take it (widgetRoot in web/base.js)
+    assert curve.get_attribute("d") != before
+    explorer.screenshot(path=str(SHOTS / "ch03-explorer-moved.png"))
     takeaways = page.locator(".jp-MarkdownCell", has_text="Key takeaways").first
     takeaways.scroll_into_view_if_needed()
     assert re.search(r"\d+% for", takeaways.inner_text())  # a tip admonition, its number filled in
