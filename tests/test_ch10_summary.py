@@ -18,8 +18,8 @@ from handbook_utils.plotting import describe_figure  # noqa: E402
 from handbook_utils.results import seed_interval  # noqa: E402
 
 CHAPTER_10 = S.CHAPTERS_DIR / "10_what_to_do_about_it.md"
-NUMBERS = {"rev_exact": 1.0, "tf_path_exact": 0.44, "tf_more": 0.77, "start_exact": 0.67, "ss_cost": 0.14,
-           "half_at": 0.6}
+NUMBERS = {"rev_exact": 1.0, "tf_path_exact": 0.44, "tl_exact": 0.0, "tf_more": 0.77, "start_exact": 0.67,
+           "slip_right": 0.31, "clean_right": 0.79, "ss_cost": 0.14, "half_at": 0.6}
 
 
 def teardown_function():
@@ -168,7 +168,11 @@ def test_the_flowchart_is_connected_and_every_box_is_drawn_with_its_numbers():
     alt = describe_figure(fig)
     assert alt == S.describe_what_to_try(NUMBERS)
     assert alt.startswith("What to try, in order: Train with teacher forcing → Measure what the loss hides")
-    assert "if no: Back to teacher forcing; correction data alone taught the marker, not its use [7d]." in alt
+    assert ("if no: Back to teacher forcing; correction data alone taught the marker, not its use, and cost exact "
+            "match [7d].") in alt
+    # the branch to scheduled sampling asks about measured recovery after a slip, not about length
+    assert "(here 31% against 79%) [4b] if no: Keep teacher forcing" in alt and "Long answers" not in alt
+    assert "teacherless 0.00 [9c]" in alt
 
 
 def test_a_missing_number_names_the_slot_and_the_box():

@@ -155,7 +155,7 @@ FLOW_NODES: dict[str, tuple[float, float, str]] = {
     "answers": (0.5, 0.625, "question"),
     "own": (0.83, 0.625, "stop"),
     "more": (0.5, 0.495, "action"),
-    "long": (0.5, 0.36, "question"),
+    "slips": (0.5, 0.36, "question"),
     "enough": (0.17, 0.36, "stop"),
     "ss": (0.5, 0.215, "action"),
     "check": (0.5, 0.065, "question"),
@@ -171,9 +171,9 @@ FLOW_EDGES: list[tuple[str, str, str]] = [
     ("gold", "answers", "no"),
     ("answers", "own", "no"),
     ("answers", "more", "yes"),
-    ("more", "long", ""),
-    ("long", "enough", "no"),
-    ("long", "ss", "yes"),
+    ("more", "slips", ""),
+    ("slips", "enough", "no"),
+    ("slips", "ss", "yes"),
     ("ss", "check", ""),
     ("check", "keep", "yes"),
     ("check", "correct", "no"),
@@ -182,23 +182,26 @@ FLOW_EDGES: list[tuple[str, str, str]] = [
 
 FLOW_TEXT: dict[str, str] = {
     "start": "Train with teacher forcing",
-    "measure": ("Measure what the loss hides: exact\nmatch against the pᵀ forecast [3],\n"
+    "measure": ("Measure what the loss hides:\nexact match (against pᵀ: how far\nerrors are independent) [3];\n"
                 "right answers after a planted slip [4b]"),
     "gold": "Wrong even with the\ngold prefix in view? [9a]",
     "objective": ("Change what is asked:\nreversed target {rev_exact:.2f}\nagainst {tf_path_exact:.2f} [9b];\n"
-                  "multi-token heads and\nteacherless did not help [9c]"),
+                  "multi-token heads no better,\nteacherless {tl_exact:.2f} [9c]"),
     "answers": "A gold answer for\nevery question?",
-    "own": ("Only a checker or a teacher\nmodel: RL or on-policy\ndistillation, at a tenth of\n"
-            "the learning rate [7b, 7c]"),
-    "more": ("More teacher forcing first:\nexact match {tf_more:.2f} against\nthe start's {start_exact:.2f}, "
-             "the best\narm of chapter 7 [7a]"),
-    "long": "Long answers, each step\nbuilt on the ones before,\nand slips rarely repaired?",
-    "enough": ("Keep teacher forcing:\non short answers,\nscheduled sampling cost\n{ss_cost:.2f} of exact match [6b]"),
+    "own": ("Only a checker or a teacher\nmodel: RL or on-policy\ndistillation, at a rate where\n"
+            "they do not break down [7b, 7c]"),
+    "more": ("More teacher forcing first:\nno arm of chapter 7 beat it;\nexact match {tf_more:.2f} against\n"
+             "the start's {start_exact:.2f} [7a]"),
+    "slips": ("Right answers after a planted\nslip far below those without?\n"
+              "(here {slip_right:.0%} against {clean_right:.0%}) [4b]"),
+    "enough": ("Keep teacher forcing:\nno slips to repair, and\nscheduled sampling can cost\n"
+               "answers: {ss_cost:.2f} of exact\nmatch on short chains [6b]"),
     "ss": ("Curriculum [6c], then two-pass\nscheduled sampling: ρ from 0 to ½\nat {half_at:.0%} of training, "
-           "no gradient\nthrough the choice [5, 6a, 8a]"),
-    "check": "Recovery up, exact\nmatch within seed\nnoise (3+ seeds)?",
+           "no gradient\nthrough the choice [5, 6a, 8a, 8b]"),
+    "check": "Recovery up and exact\nmatch held, over\nseveral seeds? [6a, 6b, 8b]",
     "keep": "Keep it",
-    "correct": ("Back to teacher forcing;\ncorrection data alone\ntaught the marker,\nnot its use [7d]"),
+    "correct": ("Back to teacher forcing;\ncorrection data alone\ntaught the marker,\nnot its use, "
+                "and cost\nexact match [7d]"),
 }
 """The words in each box; ``{slot}`` s take measured numbers (:func:`flow_text`), ``[row]`` s name
 the rows of the chapter's table of measurements that support a box."""
@@ -206,7 +209,8 @@ the rows of the chapter's table of measurements that support a box."""
 
 def flow_text(numbers: Mapping[str, float]) -> dict[str, str]:
     """:data:`FLOW_TEXT` with its slots filled from ``numbers`` (``rev_exact``, ``tf_path_exact``,
-    ``tf_more``, ``start_exact``, ``ss_cost``, ``half_at``); a missing number is a KeyError naming it."""
+    ``tl_exact``, ``tf_more``, ``start_exact``, ``slip_right``, ``clean_right``, ``ss_cost``, ``half_at``); a
+    missing number is a KeyError naming it."""
     checks.instance("numbers", numbers, Mapping, "mapping of slot names to numbers")
     out = {}
     for key, template in FLOW_TEXT.items():
