@@ -147,3 +147,26 @@ def test_bibliography_entries_become_list_items_for_screen_readers():
     untouched = {"body": "<p>no bibliography here</p>"}
     sphinx_offline._bibliography_entries_as_list_items(None, "intro", "page.html", untouched, None)
     assert untouched["body"] == "<p>no bibliography here</p>"
+
+
+def test_a_page_keeps_only_the_widget_models_its_html_manager_can_draw():
+    """Browser widgets (anywidget) render from their text/html version; their models, and the parts only
+    they use, leave the page's saved state, so the manager never asks a CDN for anywidget's front end."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    import sphinx_offline
+
+    key = "application/vnd.jupyter.widget-state+json"
+    state = {
+        "game": {"model_module": "anywidget", "state": {"layout": "IPY_MODEL_gamelayout"}},
+        "gamelayout": {"model_module": "@jupyter-widgets/base", "state": {}},
+        "slider": {"model_module": "@jupyter-widgets/controls", "state": {"layout": "IPY_MODEL_sliderlayout"}},
+        "sliderlayout": {"model_module": "@jupyter-widgets/base", "state": {}},
+    }
+    seen = []
+    wrapped = sphinx_offline._static_widget_state(lambda self, metadata: seen.append(metadata))
+    wrapped(None, {"widgets": {key: {"version_major": 2, "state": state}}})
+    assert set(seen[0]["widgets"][key]["state"]) == {"slider", "sliderlayout"}
+    assert set(state) == {"game", "gamelayout", "slider", "sliderlayout"}  # the notebook itself is left alone
+    only_anywidget = {k: v for k, v in state.items() if k.startswith("game")}
+    wrapped(None, {"widgets": {key: {"state": only_anywidget}}})
+    assert seen[1]["widgets"][key]["state"] == {}  # nothing left: myst-nb then loads no widget manager

@@ -75,7 +75,7 @@ def _static_widget_state(render_nb_finalise):
                         if str(m.get("model_module", "")).startswith(STATIC_WIDGET_MODULES)}
             # a dropped model's own parts (its layout, say) go with it unless a kept model uses them too
             def refs(mids):
-                return set(re.findall(r"IPY_MODEL_([0-9a-f]+)", json.dumps([state[m] for m in mids])))
+                return set(re.findall(r"IPY_MODEL_([0-9A-Za-z_-]+)", json.dumps([state[m] for m in mids])))
             parts_of_dropped = refs(set(state) - drawable) - refs(drawable - refs(set(state) - drawable))
             kept = {mid: state[mid] for mid in drawable - parts_of_dropped}
             if len(kept) != len(state):

@@ -15,12 +15,14 @@ SCRIPTS = ("require.js", "widgets-config.js", "@jupyter-widgets/html-manager/dis
 
 
 def _widget_page(tmp_path, *views) -> str:
-    from ipywidgets.embed import embed_data
+    from ipywidgets.embed import dependency_state, embed_data
 
     if not all((VENDOR / s).exists() for s in SCRIPTS):
         pytest.fail("the vendored scripts are missing: run `make setup` (tools/vendor_assets.py)")
     (tmp_path / "_static").symlink_to(VENDOR, target_is_directory=True)
-    data = embed_data(views=list(views))
+    # only these views' models: by default embed_data takes every widget this process made, the other
+    # tests' anywidgets too (the book drops those from its pages, tools/sphinx_offline.py)
+    data = embed_data(views=list(views), state=dependency_state(list(views)))
     head = "".join(f'<script src="_static/{s}"></script>' for s in SCRIPTS)
     body = "".join(f'<script type="application/vnd.jupyter.widget-view+json">{json.dumps(v)}</script>'
                    for v in data["view_specs"])
