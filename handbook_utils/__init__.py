@@ -35,6 +35,7 @@ The core
 - ``device``: where tensors live (``HANDBOOK_DEVICE`` > cuda > mps > cpu), and seeding.
 - ``plotting``: the book's one plotting style, colours by meaning.
 - ``tables``: tables as HTML (captioned, with header cells) in the book and the lab, aligned text in nbval.
+- ``glue``: the values a notebook glued, read back from its stored outputs (chapter 10, the lab).
 - ``flowcharts``: flowcharts drawn from boxes and arrows, with their text alternative (chapters 6, 10).
 - ``web_widgets``: widgets whose JavaScript (``web/*.js``) draws data Python computed once, so they
   work on the static book's pages as in JupyterLab (anywidget live, a ``text/html`` version static).

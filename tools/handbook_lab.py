@@ -62,18 +62,9 @@ def to_book(source: str) -> str:
 
 def glued_texts(nb: dict) -> dict[str, str]:
     """text/plain of every value the notebook's stored outputs glued (``myst_nb.glue``), by name."""
-    texts: dict[str, str] = {}
-    for cell in nb.get("cells", []):
-        for output in cell.get("outputs", []):
-            scrapbook = output.get("metadata", {}).get("scrapbook")
-            if not isinstance(scrapbook, dict) or "name" not in scrapbook:
-                continue
-            plain = output.get("data", {}).get(f"{scrapbook.get('mime_prefix', '')}text/plain")
-            if isinstance(plain, list):
-                plain = "".join(plain)
-            if isinstance(plain, str):
-                texts[scrapbook["name"]] = plain
-    return texts
+    from handbook_utils.glue import glued_texts as read
+
+    return read(nb)
 
 
 def _source(cell: dict) -> str:

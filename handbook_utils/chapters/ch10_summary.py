@@ -30,14 +30,11 @@ from matplotlib.figure import Figure
 from .. import checks
 from ..cache import PACKAGE_ROOT
 from ..flowcharts import describe_flowchart, draw_flowchart
+from ..glue import glue_records
 from ..results import SeedInterval
 
 CHAPTERS_DIR = PACKAGE_ROOT.parent / "chapters"
 """Where the chapters and their executed reference notebooks live (``NN_name.md`` and ``NN_name.ipynb``)."""
-
-GLUE_MIME = "text/plain"
-"""The part of a glued output that ``{glue:text}`` formats, and the one read here."""
-
 
 # --------------------------------------------------------------------------------------------
 # Glued values of an executed notebook
@@ -81,9 +78,8 @@ def _plain_value(text: str) -> object:
 def glued_values(notebook_path: str | os.PathLike) -> GluedValues:
     """Every value glued in an executed notebook: ``{name: value}``.
 
-    myst-nb stores a glued value as a cell output whose metadata holds ``{"scrapbook": {"name": …,
-    "mime_prefix": …}}`` and whose data holds the value's ``text/plain`` under that prefix; the text is
-    read back as :func:`ast.literal_eval` reads it. A name glued twice must carry the same value both
+    Each glued ``text/plain`` (:func:`handbook_utils.glue.glue_records`) is read back as
+    :func:`ast.literal_eval` reads it. A name glued twice must carry the same value both
     times (otherwise the page would show one number and check another).
     """
     if not isinstance(notebook_path, (str, os.PathLike)):
@@ -98,18 +94,11 @@ def glued_values(notebook_path: str | os.PathLike) -> GluedValues:
     except (ValueError, KeyError, TypeError) as err:
         raise ValueError(f"notebook_path {str(path)!r} is not a Jupyter notebook ({err})") from None
     values: dict[str, object] = {}
-    for cell in cells:
-        for output in cell.get("outputs", []):
-            record = output.get("metadata", {}).get("scrapbook")
-            if not record:
-                continue
-            text = output.get("data", {}).get(record.get("mime_prefix", "") + GLUE_MIME)
-            if text is None:  # a glued figure or widget: nothing {glue:text} could show
-                continue
-            name, value = record["name"], _plain_value("".join(text) if isinstance(text, list) else text)
-            if name in values and values[name] != value:
-                raise ValueError(f"{path.name} glues {name!r} twice, as {values[name]!r} and {value!r}")
-            values[name] = value
+    for name, text in glue_records({"cells": cells}):
+        value = _plain_value(text)
+        if name in values and values[name] != value:
+            raise ValueError(f"{path.name} glues {name!r} twice, as {values[name]!r} and {value!r}")
+        values[name] = value
     return GluedValues(path, values)
 
 
