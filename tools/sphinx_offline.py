@@ -61,6 +61,20 @@ STATIC_WIDGET_MODULES = ("@jupyter-widgets/",)
 """Model modules the vendored HTML manager can draw; other models are left out of a page's state."""
 
 
+def _model_refs(state: dict, models: set[str]) -> set[str]:
+    """The models that ``models`` refer to (``"IPY_MODEL_<id>"`` anywhere in their state)."""
+    return set(re.findall(r"IPY_MODEL_([0-9A-Za-z_-]+)", json.dumps([state[m] for m in models])))
+
+
+def _drawable_state(state: dict) -> dict:
+    """The models of ``state`` the static page's HTML manager can draw, without the parts (a layout,
+    say) that only the dropped models use."""
+    drawable = {mid for mid, m in state.items() if str(m.get("model_module", "")).startswith(STATIC_WIDGET_MODULES)}
+    parts_of_dropped = _model_refs(state, set(state) - drawable)
+    used_by_kept = _model_refs(state, drawable - parts_of_dropped)
+    return {mid: state[mid] for mid in drawable - (parts_of_dropped - used_by_kept)}
+
+
 def _static_widget_state(render_nb_finalise):
     """Wrap ``NbElementRenderer.render_nb_finalise``: keep only the widget models whose module the
     static page's HTML manager has (its built-in ``@jupyter-widgets/*`` ones)."""
@@ -71,13 +85,7 @@ def _static_widget_state(render_nb_finalise):
         key = "application/vnd.jupyter.widget-state+json"
         state = (widgets.get(key) or {}).get("state")
         if state:
-            drawable = {mid for mid, m in state.items()
-                        if str(m.get("model_module", "")).startswith(STATIC_WIDGET_MODULES)}
-            # a dropped model's own parts (its layout, say) go with it unless a kept model uses them too
-            def refs(mids):
-                return set(re.findall(r"IPY_MODEL_([0-9A-Za-z_-]+)", json.dumps([state[m] for m in mids])))
-            parts_of_dropped = refs(set(state) - drawable) - refs(drawable - refs(set(state) - drawable))
-            kept = {mid: state[mid] for mid in drawable - parts_of_dropped}
+            kept = _drawable_state(state)
             if len(kept) != len(state):
                 metadata = {**metadata, "widgets": {**widgets, key: {**widgets[key], "state": kept}}}
         return render_nb_finalise(self, metadata)
