@@ -19,8 +19,8 @@ An :class:`Experiment` names a module and the code its numbers depend on. The mo
 :func:`run` spreads the cells over :func:`handbook_utils.grid.run_jobs` (every job on one CPU
 thread, so the numbers do not depend on the engine or the number of workers), keeps each finished
 cell in the cache (an interrupted run resumes), and writes ``results/<name>_<setting>.json`` with its
-:class:`~handbook_utils.results.Provenance`. Registered: chapter 7 (``ch07``), chapter 8 (``ch08``)
-and chapter 9 (``ch09``); chapter 6's full grid is meant to join.
+:class:`~handbook_utils.results.Provenance`. Registered: chapter 6 (``ch06``), chapter 7 (``ch07``),
+chapter 8 (``ch08``) and chapter 9 (``ch09``).
 """
 
 from __future__ import annotations
@@ -94,6 +94,12 @@ REGISTRY: dict[str, Experiment] = {
     for e in (
         Experiment("ch09", "handbook_utils.chapters.ch09_experiment", CORE_MODULES + ("chapters.ch09_experiment",),
                    "chapter 9: path-star arms (teacher forcing, reversed, teacherless, multi-token) over seeds"),
+        Experiment("ch06", "handbook_utils.chapters.ch06_experiment",
+                   CORE_MODULES + ("chapters.ch06_experiment", "chapters.ch06_comparison.arms",
+                                   "chapters.ch06_comparison.settings", "chapters.ch06_comparison.runs"),
+                   "chapter 6: teacher forcing, scheduled sampling (three schedules, a midpoint sweep), free "
+                   "running, the one-pass variant, a uniform-noise control and a curriculum, from scratch on "
+                   "short and long chains, over seeds"),
         Experiment("ch07", "handbook_utils.chapters.ch07_experiment",
                    CORE_MODULES + ("rl", "chapters.ch07_experiment"),
                    "chapter 7: training on the model's own answers (RL, DAgger, correction data) against "

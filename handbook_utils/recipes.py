@@ -263,7 +263,7 @@ class Trained:
 # characters. Long enough for compounding to show, short enough to train live.
 _ADDITION = {
     "quick": dict(
-        task=dict(n_terms=(2, 6), max_value=9),
+        task=dict(n_terms=(2, 6), max_value=9, split="train"),  # measured on task.held_out_task()
         model=dict(),  # the GPTConfig defaults: 2 layers, 4 heads, 64 wide (~0.1 M parameters)
         stage1=dict(steps=400, batch_size=32, lr=5e-3, seed=0, eval_every=125, eval_n=256, eval_seed=12345),
         stage2=dict(steps=600, batch_size=32, lr=3e-3, seed=1, eval_every=125, eval_n=256, eval_seed=12345),
@@ -271,7 +271,7 @@ _ADDITION = {
     # gpu: chains of 2 to 10 terms with numbers up to 10 (ten-term targets average ~138 characters),
     # a 4-layer, 256-wide model and 4x the batch. Not measured on the CPU machine the book is built on.
     "gpu": dict(
-        task=dict(n_terms=(2, 10), max_value=10),
+        task=dict(n_terms=(2, 10), max_value=10, split="train"),
         model=dict(n_layer=4, n_head=8, n_embd=256),
         stage1=dict(steps=2000, batch_size=128, lr=1e-3, warmup_steps=200, seed=0, eval_every=500, eval_n=512,
                     eval_seed=12345),

@@ -45,7 +45,7 @@ FORMAT = 1
 RESULTS_DIR = PACKAGE_ROOT.parent / "results"
 
 CORE_MODULES = ("tasks", "models", "strategies", "relaxed", "schedules", "training", "metrics", "generation", "checks",
-                "runtime", "device", "recipes", "cache", "files")
+                "runtime", "glue", "device", "recipes", "cache", "files")
 """The modules every trained number depends on (the training core), as names under ``handbook_utils``."""
 
 

@@ -37,6 +37,7 @@ from typing import Any
 import torch
 
 from . import checks
+from .glue import glue_record
 
 ENVIRONMENT = {
     "HANDBOOK_DEVICE": "compute device: cpu, cuda, cuda:N or mps (default: the best available)",
@@ -162,11 +163,9 @@ _GLUED: dict[str, str] = {}
 def _record_glue(msg: dict) -> dict:
     """ipykernel display hook: remember the text/plain of every ``myst_nb.glue`` display, pass it on."""
     content = msg.get("content", {}) if isinstance(msg, dict) else {}
-    scrapbook = (content.get("metadata") or {}).get("scrapbook")
-    if isinstance(scrapbook, dict) and "name" in scrapbook:
-        plain = (content.get("data") or {}).get(f"{scrapbook.get('mime_prefix', '')}text/plain")
-        if isinstance(plain, str):
-            _GLUED[scrapbook["name"]] = plain
+    record = glue_record(content) if isinstance(content, dict) else None
+    if record is not None:
+        _GLUED[record[0]] = record[1]
     return msg
 
 

@@ -150,15 +150,19 @@ def sequential_inputs_and_logits(model, batch: Batch, draws: Draws) -> tuple[tor
     T = inputs.shape[1]
     asked = use_model.any(dim=0).nonzero()
     t0 = int(asked[0]) if len(asked) else T  # first position where some row wants the model's token
-    logits, state = model.step(inputs[:, :t0], None)  # (B, t0, V)
-    chunks, fed = [logits], [inputs[:, :t0]]
-    for t in range(t0, T):
-        pred = _choose(logits[:, -1], None if draws.gumbel is None else draws.gumbel[:, t])  # (B,)
-        x = torch.where(use_model[:, t], pred, inputs[:, t]).unsqueeze(1)  # (B, 1)
-        logits, state = model.step(x, state)  # (B, 1, V)
-        chunks.append(logits)
-        fed.append(x)
-    return torch.cat(chunks, dim=1), torch.cat(fed, dim=1)
+    with torch.no_grad():  # the choices are discrete: no gradient flows through them (see below)
+        logits, state = model.step(inputs[:, :t0], None)  # (B, t0, V)
+        fed = [inputs[:, :t0]]
+        for t in range(t0, T):
+            pred = _choose(logits[:, -1], None if draws.gumbel is None else draws.gumbel[:, t])  # (B,)
+            x = torch.where(use_model[:, t], pred, inputs[:, t]).unsqueeze(1)  # (B, 1)
+            logits, state = model.step(x, state)  # (B, 1, V)
+            fed.append(x)
+    fed = torch.cat(fed, dim=1)  # (B, T)
+    # A causal model's logits at t depend only on the inputs up to t, so one pass with gradient over
+    # the fed inputs gives the loop's logits (to float rounding) at the cost of one forward-backward,
+    # instead of backpropagating through T single-token calls.
+    return model(fed), fed
 
 
 def parallel_inputs_and_logits(model, batch: Batch, draws: Draws, passes: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -196,7 +196,8 @@ def train(
     The training arguments are a :class:`TrainConfig`, given as ``config`` or as keywords of the same
     names (``train(model, task, steps=300, batch_size=32, lr=5e-3, seed=0)``); keywords override
     fields of ``config``. ``eval_every`` runs :func:`~handbook_utils.metrics.evaluate` on ``eval_n``
-    fixed examples (``eval_seed``) every that many steps and after the last one. ``cache`` is True
+    fixed examples (``eval_seed``) of ``task.held_out_task()`` (held-out problems when the task keeps
+    a split) every that many steps and after the last one. ``cache`` is True
     (default directory), False, or a directory; on a hit the stored weights are loaded into ``model``
     and the stored History is returned with ``from_cache=True``. Either way the global random
     generators are left seeded from ``seed``, so code that samples afterwards behaves the same after a
@@ -259,6 +260,7 @@ def _run(model, task: Task, strategy: Strategy, c: TrainConfig, device, progress
     """The loop itself: one fresh batch per step, loss, backward, clip, step."""
     seed_everything(c.seed)
     data_rng = torch.Generator().manual_seed(c.seed)  # data order independent of model-side randomness
+    held_out = task.held_out_task()  # evaluations measure problems the training stream cannot contain
     model.to(device)
     model.train()
     fwd = torch.compile(model) if c.compile else model
@@ -294,7 +296,7 @@ def _run(model, task: Task, strategy: Strategy, c: TrainConfig, device, progress
         if step % 10 == 0:
             bar.set_postfix(loss=f"{value:.4f}")
         if c.eval_every is not None and ((step + 1) % c.eval_every == 0 or step + 1 == c.steps):
-            history.evals.append((step + 1, evaluate(model, task, c.eval_n, c.eval_seed)))
+            history.evals.append((step + 1, evaluate(model, held_out, c.eval_n, c.eval_seed)))
             model.train()
     history.wall_time_s = time.perf_counter() - t0
     bar.close()

@@ -201,6 +201,12 @@ class Task:
         rng = random.Random(seed)
         return [self._draw(rng) for _ in range(n)]
 
+    def held_out_task(self) -> Task:
+        """Where to measure a model trained on this task: itself, unless the task keeps a held-out
+        split (:class:`~handbook_utils.tasks.addition.AdditionChainTask` with ``split="train"``
+        answers with its test split)."""
+        return self
+
     def sample_at(self, n: int, seed: int, epoch: float) -> list[Example]:
         """Training examples at training time ``epoch``; the same as :meth:`sample` unless a
         curriculum (:class:`~handbook_utils.tasks.addition.CurriculumTask`) makes them depend on progress."""

@@ -30,7 +30,7 @@ measured), ``grid`` (all runs, through :func:`handbook_utils.grid.run_jobs` and 
   flowchart drawn with matplotlib, so the static book needs no network to show it).
 """
 
-from .arms import ARM_COLORS, ARM_STYLES, Arm, default_arms
+from .arms import ARM_NAMES, QUICK_ARMS, Arm, UniformNoise, default_arms, make_arm
 from .costs import (
     InjectionContrast,
     PassesAgreement,
@@ -40,6 +40,8 @@ from .costs import (
     step_costs,
 )
 from .figures import (
+    ARM_COLORS,
+    ARM_STYLES,
     FLOW_TEXT,
     describe_two_pass,
     plot_comparison,
@@ -55,6 +57,7 @@ from .runs import (
     RunResult,
     chain_agreement,
     run_one,
+    slip_outcome,
     survival_curve,
     train_arm,
 )
@@ -72,6 +75,7 @@ from .stats import (
 )
 
 __all__ = [
+    "ARM_NAMES", "QUICK_ARMS", "UniformNoise", "make_arm", "slip_outcome",
     "ARM_COLORS", "ARM_STYLES", "FLOW_TEXT", "METRICS", "RESULT_FORMAT", "SETTINGS", "TABLE_METRICS", "Arm",
     "ComparisonSetting", "Grid", "InjectionContrast", "MetricInfo", "PassesAgreement", "RunResult", "Stat",
     "Verdict", "chain_agreement", "contrast_injections", "default_arms", "fed_tokens_text", "format_table",

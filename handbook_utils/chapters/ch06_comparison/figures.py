@@ -1,7 +1,7 @@
 """Figures of chapter 6: training curves, the comparison, survival, step costs and the decision
 flowchart (drawn with matplotlib, so the static book needs no network). Each takes data and an
 optional ``ax`` and returns the Figure. Arms differ by marker and line style as well as colour
-(:data:`.arms.ARM_STYLES`); the flowchart describes itself in words for its text alternative."""
+(:data:`ARM_STYLES`); the flowchart describes itself in words for its text alternative."""
 
 from __future__ import annotations
 
@@ -13,11 +13,50 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ...flowcharts import describe_flowchart, draw_flowchart
-from ...plotting import COLORS, FRACTION_LIMITS, MARK_EVERY, PALETTE, describe_axes_as, new_axes
-from .arms import ARM_COLORS, ARM_STYLES
+from ...plotting import (
+    COLORS,
+    FRACTION_LIMITS,
+    MARK_EVERY,
+    PALETTE,
+    SCHEDULE_COLORS,
+    SCHEDULE_MARKERS,
+    describe_axes_as,
+    new_axes,
+)
 from .grid import Grid
 from .runs import RunResult
 from .stats import Stat, _check_metric, _tasks_and_arms
+
+_SWEEP = PALETTE[2]  # the inverse-sigmoid family keeps its colour; the sweep differs by marker and line
+ARM_COLORS: dict[str, str] = {
+    "teacher forcing": COLORS["teacher_forcing"],
+    "SS linear": SCHEDULE_COLORS["linear"],
+    "SS exponential": SCHEDULE_COLORS["exponential"],
+    "SS inverse sigmoid": SCHEDULE_COLORS["inverse_sigmoid"],
+    "SS inverse sigmoid, ½ at 30%": _SWEEP,
+    "SS inverse sigmoid, ½ at 90%": _SWEEP,
+    "free running": COLORS["free_running"],
+    "one-pass guesses": PALETTE[5],
+    "uniform noise": COLORS["neutral"],
+    "curriculum": PALETTE[7],
+}
+"""One colour per arm; the schedules keep the colours of the schedule chapter."""
+
+ARM_STYLES: dict[str, dict[str, str]] = {
+    "teacher forcing": dict(marker="D", linestyle="-"),
+    "SS linear": dict(marker=SCHEDULE_MARKERS["linear"], linestyle="--"),
+    "SS exponential": dict(marker=SCHEDULE_MARKERS["exponential"], linestyle="--"),
+    "SS inverse sigmoid": dict(marker=SCHEDULE_MARKERS["inverse_sigmoid"], linestyle="--"),
+    "SS inverse sigmoid, ½ at 30%": dict(marker="<", linestyle=(0, (1, 1))),
+    "SS inverse sigmoid, ½ at 90%": dict(marker=">", linestyle=(0, (5, 1, 1, 1))),
+    "free running": dict(marker="v", linestyle=":"),
+    "one-pass guesses": dict(marker="X", linestyle=":"),
+    "uniform noise": dict(marker="*", linestyle=(0, (3, 1, 1, 1, 1, 1))),
+    "curriculum": dict(marker="P", linestyle="-."),
+}
+"""One marker and line style per arm, beside its colour: solid for teacher forcing, dashed for the
+scheduled-sampling arms (with their family's marker from the schedule chapter; the midpoint sweep
+with its own markers), dotted for the two always-sampling arms, dash-dot for the curriculum."""
 
 _SPARE_STYLES = ({"marker": "X", "linestyle": (0, (5, 1, 1, 1))}, {"marker": "*", "linestyle": (0, (1, 2))})
 

@@ -1,8 +1,11 @@
 """One run of the comparison: train (or load) a model, then measure it (chapter 6).
 
-:func:`run_one` turns a trained model into a :class:`RunResult`: the last evaluation's
-teacher-forced and free-running numbers, the survival curve of free-running answers, and recovery
-after an injected slip, with the chain check of :meth:`~handbook_utils.tasks.AdditionChainTask.check_chain`.
+:func:`run_one` turns a trained model into a :class:`RunResult`, every number on held-out problems:
+the last evaluation's teacher-forced and free-running numbers with the chain check of its answers
+(:meth:`~handbook_utils.tasks.AdditionChainTask.check_chain`), the survival curve of free-running
+answers, and what the model does after an injected slip, split three ways by :func:`slip_outcome`:
+a *valid recovery* (the right answer through lines that correctly continue the true chain), the
+*right answer through invalid notes*, or the answer the slip implies.
 """
 
 from __future__ import annotations
@@ -14,11 +17,12 @@ from ... import checks
 from ...metrics import InjectedExample, inject_error_and_continue
 from ...recipes import Recipe, Trained
 from ...runtime import cpu_threads
-from ...tasks import AdditionChainTask, CurriculumTask
+from ...tasks import END_THINK, THINK, AdditionChainTask, CurriculumTask
 from .arms import Arm
 from .settings import ComparisonSetting, get_setting
 
-RESULT_FORMAT = 3  # bump when RunResult changes meaning: stored results are then recomputed
+RESULT_FORMAT = 4  # bump when RunResult changes meaning: stored results are then recomputed
+LOSS_BLOCK = 20  # training losses are stored as means over blocks of this many steps (small files)
 
 
 @dataclass
@@ -31,17 +35,21 @@ class RunResult:
     tf_loss: float  # teacher-forced loss per target token
     tf_token_accuracy: float
     exact_match: float  # greedy free-running answer entirely right
+    chain_valid: float  # free-running: every line of the chain follows from the one before
+    answer_correct: float  # free-running: the number after </think> is the true sum
     free_token_accuracy: float  # free-running tokens right at their position, over all target tokens
     per_position_free_accuracy: list[float]
     survival: list[float]  # share of free-running answers with no wrong character among the first t + 1
     recovery: float  # final answer right after one injected wrong digit
+    valid_recovery: float  # ... through lines that correctly continue the true chain (slip_outcome)
+    right_invalid_notes: float  # ... through lines that do not
     followed_error: float  # final answer is the one the injected digit implies
     answer_follows_chain: float  # after the injected slip: final answer = last number of its own chain
-    wall_time_s: float  # training time (from the run that trained it)
+    wall_time_s: float  # training time, with its evaluations (from the run that trained it)
     eval_steps: list[int] = field(default_factory=list)
     eval_tf_loss: list[float] = field(default_factory=list)
     eval_exact_match: list[float] = field(default_factory=list)
-    losses: list[float] = field(default_factory=list, repr=False)  # training loss per step
+    losses: list[float] = field(default_factory=list, repr=False)  # training loss, mean per LOSS_BLOCK steps
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -81,6 +89,35 @@ def chain_agreement(examples: Sequence[InjectedExample]) -> float:
     return sum(verdicts) / len(verdicts) if verdicts else float("nan")
 
 
+def slip_outcome(task: AdditionChainTask, example: InjectedExample) -> str:
+    """What the model made of one injected slip: ``"valid recovery"``, ``"invalid notes"``,
+    ``"followed"`` or ``"wrong"``.
+
+    The chain check judges each line against the line *written* before it, so after a slip even a
+    model that silently writes the true next line is marked invalid there. Here the slipped line is
+    put back to its gold text first: the answer is a *valid recovery* when it is right and the
+    repaired chain is valid, i.e. every line after the slip correctly continues the true chain (the
+    slip was ignored, and the notes carry the work). A right answer otherwise came through *invalid
+    notes* (lines that follow from neither the slip nor the truth). ``"followed"``: the answer the
+    slipped line implies; ``"wrong"``: anything else.
+    """
+    if example.final_correct:
+        texts = task.line_texts(example.output)
+        k = example.injected_prefix[len(THINK):].count("=")  # the line the slip sits in
+        gold = task.line_texts(task.chain_text(task.terms_of(example.prompt)))
+        if k < len(texts) and k < len(gold):
+            texts[k] = gold[k]
+        tail = example.output[example.output.index(END_THINK):] if END_THINK in example.output else ""
+        repaired = THINK + "=".join(texts) + tail
+        return "valid recovery" if task.check_chain(example.prompt, repaired).chain_valid else "invalid notes"
+    return "followed" if example.followed_error else "wrong"
+
+
+def _share(flags) -> float:
+    flags = list(flags)
+    return sum(flags) / len(flags) if flags else float("nan")
+
+
 def run_one(
     recipe: Recipe,
     *,
@@ -94,8 +131,9 @@ def run_one(
     """Train ``recipe`` (or load it from the model cache) and measure it.
 
     The recipe must evaluate during training (``eval_every``): its last evaluation gives the
-    teacher-forced and free-running numbers. Recovery comes from
-    :func:`~handbook_utils.metrics.inject_error_and_continue` on ``injection_n`` gold chains.
+    teacher-forced and free-running numbers, on held-out problems (``task.held_out_task()``).
+    Recovery comes from :func:`~handbook_utils.metrics.inject_error_and_continue` on ``injection_n``
+    held-out gold chains, each outcome sorted by :func:`slip_outcome`.
     """
     checks.instance("recipe", recipe, Recipe)
     if recipe.train.get("eval_every") is None:
@@ -105,9 +143,14 @@ def run_one(
         history, model = trained.history, trained.model
         ev = history.final_eval
         task = recipe.task.base if isinstance(recipe.task, CurriculumTask) else recipe.task
+        task = task.held_out_task()
         injection = inject_error_and_continue(model, task, injection_n, injection_position, injection_seed)
     weights = _token_weights(task, ev.n, ev.seed)
     free = sum(a * w for a, w in zip(ev.per_position_free_accuracy, weights)) / sum(weights)
+    checked = [task.check_chain(e.prompt, o) for e, o in zip(task.sample(ev.n, ev.seed), ev.free_running_outputs)]
+    outcomes = [slip_outcome(task, e) for e in injection.examples]
+    losses = list(history.losses)
+    blocks = [losses[i : i + LOSS_BLOCK] for i in range(0, len(losses), LOSS_BLOCK)]
     return RunResult(
         task=task_name,
         arm=arm_name,
@@ -115,17 +158,21 @@ def run_one(
         tf_loss=ev.tf_loss,
         tf_token_accuracy=ev.tf_token_accuracy,
         exact_match=ev.exact_match,
+        chain_valid=_share(c.chain_valid for c in checked),
+        answer_correct=_share(c.answer_correct for c in checked),
         free_token_accuracy=free,
         per_position_free_accuracy=list(ev.per_position_free_accuracy),
         survival=survival_curve(ev.first_error_positions, len(ev.per_position_free_accuracy)),
         recovery=injection.recovery_rate,
+        valid_recovery=_share(o == "valid recovery" for o in outcomes),
+        right_invalid_notes=_share(o == "invalid notes" for o in outcomes),
         followed_error=injection.followed_error_rate,
         answer_follows_chain=chain_agreement(injection.examples),
         wall_time_s=history.wall_time_s,
         eval_steps=[s for s, _ in history.evals],
         eval_tf_loss=[e.tf_loss for _, e in history.evals],
         eval_exact_match=[e.exact_match for _, e in history.evals],
-        losses=list(history.losses),
+        losses=[sum(b) / len(b) for b in blocks],
     )
 
 
