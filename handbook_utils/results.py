@@ -322,8 +322,14 @@ class SeedInterval:
     def half_width(self) -> float:
         return (self.high - self.low) / 2
 
+    def text(self, digits: int = 3) -> str:
+        """``mean [low, high]``: the mean to ``digits`` decimals, the bounds to one fewer (the way
+        every chapter prints an interval)."""
+        digits = checks.integer("digits", digits, 1, 12)
+        return f"{self.mean:.{digits}f} [{self.low:.{digits - 1}f}, {self.high:.{digits - 1}f}]"
+
     def __str__(self) -> str:
-        return f"{self.mean:.3f} [{self.low:.2f}, {self.high:.2f}]"
+        return self.text(3)
 
 
 def seed_interval(values: Sequence[float], bounds: tuple[float, float] | None = None) -> SeedInterval:

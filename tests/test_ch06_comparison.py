@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -18,11 +19,10 @@ from handbook_utils.metrics import InjectedExample  # noqa: E402
 from handbook_utils.models import GPTConfig, GRUConfig, make_model  # noqa: E402
 from handbook_utils.plotting import describe_figure  # noqa: E402
 from handbook_utils.recipes import addition_recipe  # noqa: E402
-from handbook_utils.schedules import ConstantSchedule  # noqa: E402
 from handbook_utils.strategies import AlwaysSampling, Draws, ScheduledSampling, TeacherForcing  # noqa: E402
 from handbook_utils.tasks import AdditionChainTask, CurriculumTask  # noqa: E402
 
-TINY_TASK = AdditionChainTask(n_terms=(2, 3), max_value=3)
+TINY_TASK = AdditionChainTask(n_terms=(2, 3), max_value=3, split="train")
 TINY = C.ComparisonSetting(
     name="tiny",
     tasks=(("tiny", TINY_TASK),),
@@ -34,9 +34,8 @@ TINY = C.ComparisonSetting(
     eval_every=3,
     eval_n=8,
     injection_n=4,
+    arms=("teacher forcing", "SS linear"),
 )
-TWO_ARMS = [C.Arm("teacher forcing", TeacherForcing()),
-            C.Arm("SS", ScheduledSampling(ConstantSchedule(0.5), mode="parallel"))]
 
 
 def same(a, b) -> bool:
@@ -54,83 +53,156 @@ def _isolated(tmp_path, monkeypatch):
 # ---- arms and settings -----------------------------------------------------------------------
 
 
-def test_default_arms_schedules_hit_their_target():
-    arms = C.default_arms(total_epochs=100, p=0.5, at_fraction=0.6)
-    assert [a.name for a in arms] == ["teacher forcing", "SS linear", "SS exponential", "SS inverse sigmoid",
-                                      "always sampling", "curriculum"]
-    for arm in arms[1:4]:
-        assert arm.strategy.mode == "parallel" and arm.strategy.passes == 1
-        assert math.isclose(arm.strategy.probability(60.0), 0.5, abs_tol=1e-9)
-        assert arm.strategy.probability(0.0) < 0.01
-    assert isinstance(arms[4].strategy, AlwaysSampling)
-    assert arms[5].curriculum_full_at == 60.0 and isinstance(arms[5].strategy, TeacherForcing)
+def test_every_arm_is_what_its_name_says():
+    arms = {a.name: a for a in C.default_arms(C.ARM_NAMES, total_epochs=100, p=0.5, at_fraction=0.6)}
+    assert list(arms) == list(C.ARM_NAMES)
+    for name, at in (("SS linear", 60), ("SS exponential", 60), ("SS inverse sigmoid", 60),
+                     ("SS inverse sigmoid, ½ at 30%", 30), ("SS inverse sigmoid, ½ at 90%", 90),
+                     ("uniform noise", 60)):
+        s = arms[name].strategy
+        assert s.mode == "parallel" and s.passes == 1
+        assert math.isclose(s.probability(at), 0.5, abs_tol=1e-9), name
+        assert s.probability(0.0) < 0.05 < s.probability(at)  # from near 0 at the start
+    # the control uses the very schedule of the arm it controls, with random tokens instead of the model's
+    assert isinstance(arms["uniform noise"].strategy, C.UniformNoise)
+    assert arms["uniform noise"].strategy.schedule == arms["SS inverse sigmoid"].strategy.schedule
+    free, one_pass = arms["free running"].strategy, arms["one-pass guesses"].strategy
+    assert isinstance(free, AlwaysSampling) and free.mode == "sequential" and free.probability(0.0) == 1.0
+    assert isinstance(one_pass, AlwaysSampling) and one_pass.mode == "parallel" and one_pass.passes == 1
+    assert arms["curriculum"].curriculum_full_at == 60.0 and isinstance(arms["curriculum"].strategy, TeacherForcing)
+    assert isinstance(arms["teacher forcing"].strategy, TeacherForcing)
+    with pytest.raises(ValueError, match="name"):
+        C.make_arm("always sampling")
+
+
+def test_uniform_noise_replaces_only_where_the_coins_say_with_in_range_tokens():
+    model = tiny_model()
+    batch = TINY_TASK.batch(TINY_TASK.sample(6, 3))
+    in_range = set(batch.targets[batch.loss_mask].tolist())
+    _, fed = C.UniformNoise(1.0).forward(model, batch, generator=torch.Generator().manual_seed(0))
+    replaceable = torch.zeros_like(batch.loss_mask)
+    replaceable[:, 1:] = batch.loss_mask[:, :-1] & batch.loss_mask[:, 1:]
+    assert torch.equal(fed[~replaceable], batch.inputs[~replaceable])  # prompt and padding untouched
+    assert set(fed[replaceable].tolist()) <= in_range
+    assert not torch.equal(fed[replaceable], batch.inputs[replaceable])  # random, not the gold
+    _, none = C.UniformNoise(0.0).forward(model, batch)
+    assert torch.equal(none, batch.inputs)
+    loss = C.UniformNoise(0.5).loss(model, batch, generator=torch.Generator().manual_seed(1))
+    loss.backward()
+    assert math.isfinite(loss.item()) and model.wte.weight.grad is not None
 
 
 def test_arm_recipe_changes_strategy_task_and_seeds():
     base = TINY.base_recipe("tiny")
-    curriculum = C.Arm("curriculum", TeacherForcing(), curriculum_full_at=5.0).recipe(base, seed=3)
+    curriculum = C.make_arm("curriculum", at_fraction=0.05).recipe(base, seed=3)
     assert isinstance(curriculum.task, CurriculumTask) and curriculum.task.base == TINY_TASK
     assert curriculum.train["seed"] == 3 and curriculum.model_seed == 3
-    ss = TWO_ARMS[1].recipe(base, seed=1)
-    assert ss.task == TINY_TASK and ss.strategy == TWO_ARMS[1].strategy
+    ss = C.make_arm("SS linear").recipe(base, seed=1)
+    assert ss.task == TINY_TASK and isinstance(ss.strategy, ScheduledSampling)
     assert ss.config() == base.config()  # same model architecture for every arm
     with pytest.raises(TypeError, match="Recipe"):
-        TWO_ARMS[0].recipe("base", 0)
+        C.make_arm("teacher forcing").recipe("base", 0)
 
 
-def test_settings_are_one_knob_apart():
-    quick, full = C.get_setting("quick"), C.get_setting("full")
-    assert len(quick.seeds) >= 3 and len(full.seeds) > len(quick.seeds)
-    assert quick.task_names == full.task_names
-    shared = addition_recipe("quick")
-    assert full.base_recipe("short chains").task == shared.task  # the shared recipe's task and model
-    assert full.base_recipe("short chains").config() == shared.config()
-    for setting in (quick, full):
-        recipe = setting.base_recipe("long chains")
-        assert recipe.train["steps_per_epoch"] * setting.total_epochs == setting.steps
+def test_the_tasks_differ_in_length_only_and_train_on_the_training_split():
+    for name in ("quick", "full"):
+        setting = C.get_setting(name)
+        short, long = setting.task("short chains"), setting.task("long chains")
+        assert short.max_value == long.max_value == 9  # every digit a slip can write occurs in the task
+        assert short.n_terms[1] < long.n_terms[0]
+        assert short.split == long.split == "train" and short.test_share == long.test_share
+        for recipe in (setting.base_recipe("long chains"),):
+            assert recipe.train["steps_per_epoch"] * setting.total_epochs == setting.steps
+    full = C.get_setting("full")
+    assert len(full.seeds) >= 5 and full.steps // full.eval_every >= 10 and full.arms == C.ARM_NAMES
+    book = addition_recipe("quick").config()  # the book's model: same layers and width
+    mine = full.base_recipe("short chains").config()
+    assert (mine.n_layer, mine.n_head, mine.n_embd) == (book.n_layer, book.n_head, book.n_embd)
     with pytest.raises(ValueError, match="setting"):
         C.get_setting("medium")
     with pytest.raises(KeyError, match="no task"):
-        quick.task("medium chains")
+        full.task("medium chains")
+    with pytest.raises(ValueError, match="split='train'"):
+        dataclasses.replace(TINY, tasks=(("all", AdditionChainTask(n_terms=(2, 3), max_value=3)),))
+    with pytest.raises(ValueError, match="arms"):
+        dataclasses.replace(TINY, arms=("teacher forcing", "always sampling"))
 
 
 # ---- runs and the grid -----------------------------------------------------------------------
 
 
-def test_run_one_measures_a_trained_model():
-    recipe = TWO_ARMS[0].recipe(TINY.base_recipe("tiny"), seed=0)
+def injected(prompt, output, *, correct, followed=False, index=7):
+    return InjectedExample(prompt=prompt, injected_prefix=output[: index + 1], output=output, injected_index=index,
+                           true_answer=0, trusting_answer=0, final_correct=correct, followed_error=followed)
+
+
+def test_slip_outcome_tells_a_valid_recovery_from_right_answers_through_invalid_notes():
+    task = AdditionChainTask(n_terms=(3, 3), max_value=9)
+    q = "1+2+3="  # the slip: the copy of the first number written as 2
+    assert C.slip_outcome(task, injected(q, "<think>2+2+3=3+3=6</think>6", correct=True)) == "valid recovery"
+    assert C.slip_outcome(task, injected(q, "<think>2+2+3=4+3=6</think>6", correct=True)) == "invalid notes"
+    assert C.slip_outcome(task, injected(q, "<think>2+2+3=4+3=7</think>7", correct=False, followed=True)) == "followed"
+    assert C.slip_outcome(task, injected(q, "<think>2+2+3=4+3=7</think>9", correct=False)) == "wrong"
+    # a slip in a later line: the lines after it must continue the true chain
+    late = "<think>1+2+3=4+3=6</think>6"  # slip in line 1 (3+3 written as 4+3), then the true sum
+    assert C.slip_outcome(task, injected(q, late, correct=True, index=13)) == "valid recovery"
+    assert C.slip_outcome(task, injected(q, "<think>1+2+3=4+3=7=6</think>6", correct=True, index=13)) == "invalid notes"
+
+
+def test_run_one_measures_a_trained_model_on_held_out_problems():
+    recipe = C.make_arm("teacher forcing").recipe(TINY.base_recipe("tiny"), seed=0)
     r = C.run_one(recipe, task_name="tiny", arm_name="tf", injection_n=4)
     assert (r.task, r.arm, r.seed) == ("tiny", "tf", 0)
-    assert r.eval_steps == [3, 6] and len(r.losses) == 6  # one stage, from scratch
-    for name in ("exact_match", "free_token_accuracy", "recovery", "followed_error", "tf_token_accuracy"):
+    assert r.eval_steps == [3, 6] and len(r.losses) == 1  # one block of LOSS_BLOCK steps or fewer
+    for name in ("exact_match", "chain_valid", "answer_correct", "free_token_accuracy", "recovery", "followed_error",
+                 "tf_token_accuracy"):
         assert 0.0 <= getattr(r, name) <= 1.0
+    assert math.isclose(r.valid_recovery + r.right_invalid_notes, r.recovery)
     assert r.tf_loss > 0 and r.wall_time_s > 0
-    assert math.isnan(r.answer_follows_chain) or 0.0 <= r.answer_follows_chain <= 1.0
     assert min(r.per_position_free_accuracy) <= r.free_token_accuracy <= max(r.per_position_free_accuracy)
     assert C.RunResult.from_dict(r.to_dict()) == r
     with pytest.raises(ValueError, match="eval_every"):
         C.run_one(recipe.replace(eval_every=None))
 
 
+def test_the_experiment_cells_cover_the_grid():
+    from handbook_utils import experiments
+    from handbook_utils.chapters import ch06_experiment as E
+
+    cells = E.cells(TINY)
+    assert [c.label() for c in cells] == [{"task": "tiny", "arm": a, "seed": s}
+                                          for a in TINY.arms for s in TINY.seeds]
+    assert cells[0].recipe() == C.make_arm("teacher forcing").recipe(TINY.base_recipe("tiny"), 0)
+    assert experiments.get("ch06").module == E.__name__ and experiments.undeclared_imports("ch06") == []
+    full = E.cells(E.SETTINGS["full"])
+    assert len(full) == 2 * len(C.ARM_NAMES) * 5
+    assert max(full, key=lambda c: c.cost).arm == "free running"
+    with pytest.raises(ValueError, match="arm"):
+        E.Cell(TINY, "tiny", "curriculum", 0)
+    with pytest.raises(KeyError, match="no task"):
+        E.Cell(TINY, "huge", "teacher forcing", 0)
+
+
 def test_grid_is_cached_and_repeatable():
-    first = C.run_grid(TINY, TWO_ARMS, workers=1)
+    first = C.run_grid(TINY, workers=1)
     assert first.trained == 4
     assert [(r.arm, r.seed) for r in first.results] == [("teacher forcing", 0), ("teacher forcing", 1),
-                                                         ("SS", 0), ("SS", 1)]
-    again = C.run_grid(TINY, TWO_ARMS, workers=1)
+                                                         ("SS linear", 0), ("SS linear", 1)]
+    again = C.run_grid(TINY, workers=1)
     assert again.trained == 0 and same(again.results, first.results)
-    fresh = C.run_grid(TINY, TWO_ARMS, workers=1, cache=False)
+    fresh = C.run_grid(TINY, workers=1, cache=False)
     for a, b in zip(first.results, fresh.results):  # retrained from scratch: the same numbers
         a.wall_time_s = b.wall_time_s  # the one number that may differ
     assert same(first.results, fresh.results)
-    model = first.recipe("tiny", "SS", 1).run(progress=False).model  # the weights are in the model cache
+    model = first.recipe("tiny", "SS linear", 1).run(progress=False).model  # the weights are in the model cache
     assert model.config.n_embd == 16
 
 
 def test_grid_in_worker_processes_matches_serial(tmp_path, monkeypatch):
-    serial = C.run_grid(TINY, TWO_ARMS[:1], workers=1)
+    one = dataclasses.replace(TINY, arms=("teacher forcing",))
+    serial = C.run_grid(one, workers=1)
     monkeypatch.setenv("HANDBOOK_CACHE_DIR", str(tmp_path / "other"))
-    parallel = C.run_grid(TINY, TWO_ARMS[:1], workers=2)
+    parallel = C.run_grid(one, workers=2)
     assert parallel.trained == 2
     for a, b in zip(serial.results, parallel.results):
         a.wall_time_s = b.wall_time_s  # the one number that may differ
@@ -139,11 +211,9 @@ def test_grid_in_worker_processes_matches_serial(tmp_path, monkeypatch):
 
 def test_grid_bad_inputs():
     with pytest.raises(ValueError, match="workers"):
-        C.run_grid(TINY, TWO_ARMS, workers=0)
-    with pytest.raises(ValueError, match="distinct"):
-        C.run_grid(TINY, [TWO_ARMS[0], TWO_ARMS[0]])
-    with pytest.raises(KeyError, match="no task"):
-        C.run_grid(TINY, TWO_ARMS, tasks=["huge"])
+        C.run_grid(TINY, workers=0)
+    with pytest.raises(ValueError, match="setting"):
+        C.run_grid("huge")
 
 
 def test_survival_curve():
@@ -153,13 +223,9 @@ def test_survival_curve():
 
 
 def test_chain_agreement_counts_well_formed_answers_only():
-    def injected(output):
-        return InjectedExample(prompt="1+1=", injected_prefix="", output=output, injected_index=7, true_answer=2,
-                               trusting_answer=2, final_correct=True, followed_error=False)
-
     outputs = ["<think>1+1=2</think>2", "<think>1+1=2</think>3", "garbage"]
-    assert C.chain_agreement([injected(o) for o in outputs]) == 0.5
-    assert math.isnan(C.chain_agreement([injected("garbage")]))
+    assert C.chain_agreement([injected("1+1=", o, correct=True) for o in outputs]) == 0.5
+    assert math.isnan(C.chain_agreement([injected("1+1=", "garbage", correct=True)]))
 
 
 # ---- summaries -------------------------------------------------------------------------------
@@ -167,36 +233,44 @@ def test_chain_agreement_counts_well_formed_answers_only():
 
 def fake(arm, seed, exact, loss=0.1, task="t"):
     return C.RunResult(task=task, arm=arm, seed=seed, tf_loss=loss, tf_token_accuracy=0.9, exact_match=exact,
-                       free_token_accuracy=0.8, per_position_free_accuracy=[1.0, 0.5], survival=[1.0, 0.6],
-                       recovery=0.3,
-                       followed_error=0.2, answer_follows_chain=0.9, wall_time_s=1.0)
+                       chain_valid=exact, answer_correct=exact, free_token_accuracy=0.8,
+                       per_position_free_accuracy=[1.0, 0.5], survival=[1.0, 0.6], recovery=0.3, valid_recovery=0.1,
+                       right_invalid_notes=0.2, followed_error=0.2, answer_follows_chain=0.9, wall_time_s=1.0)
 
 
-def test_summary_table_and_verdicts():
-    results = ([fake("teacher forcing", s, e) for s, e in enumerate((0.70, 0.72, 0.71))]
-               + [fake("worse", s, e) for s, e in enumerate((0.40, 0.42, 0.41))]
-               + [fake("noisy", s, e) for s, e in enumerate((0.50, 0.95, 0.70))])
+def test_summaries_intervals_and_paired_verdicts():
+    results = ([fake("teacher forcing", s, e) for s, e in enumerate((0.70, 0.72, 0.71, 0.69, 0.73))]
+               + [fake("worse", s, e) for s, e in enumerate((0.40, 0.43, 0.41, 0.38, 0.42))]
+               + [fake("noisy", s, e) for s, e in enumerate((0.50, 0.95, 0.70, 0.60, 0.90))])
     summary = C.summarize(results)
-    st = summary[("t", "teacher forcing")]["exact_match"]
-    assert st.n == 3 and math.isclose(st.mean, 0.71) and math.isclose(st.sd, 0.01)
-    table = C.format_table(summary)
-    assert "t: mean ± s.d. over 3 seeds" in table and "0.710 ± 0.010" in table
-    assert max(len(line) for line in table.splitlines()) <= 80
-    v = C.verdicts(summary)
+    iv = summary[("t", "teacher forcing")]["exact_match"]
+    assert iv.n == 5 and math.isclose(iv.mean, 0.71) and iv.low < 0.71 < iv.high
+    assert math.isclose(iv.half_width, 2.776 * iv.sd / math.sqrt(5), rel_tol=1e-3)  # t with 4 d.f.
+    table = C.format_table(summary, "t", caption="c")
+    assert table.rows[0][0] == "teacher forcing" and table.rows[0][2] == iv.text(3) and table.rows[0][-1] == "5"
+    v = C.comparisons(results)
     assert v[("t", "worse")]["exact_match"].word == "worse"
     assert v[("t", "noisy")]["exact_match"].word == "within noise"
-    assert v[("t", "worse")]["tf_loss"].word == "within noise"  # equal means
-    text = C.format_verdicts(v)
-    assert "worse -0.300" in text and max(len(line) for line in text.splitlines()) <= 80
-    lower_loss = C.summarize([fake("teacher forcing", s, 0.7, loss=0.2 + s / 100) for s in range(3)]
-                             + [fake("a", s, 0.7, loss=0.1 + s / 100) for s in range(3)])
-    assert C.verdicts(lower_loss)[("t", "a")]["tf_loss"].word == "better"  # lower loss is better
+    assert v[("t", "worse")]["exact_match"].family == 2 * len(C.PRIMARY)  # two arms × the primary metrics
+    assert C.verdict_words(v, "t", "exact_match") == {"better": [], "worse": ["worse"], "within noise": ["noisy"]}
+    assert C.best_arm(summary, "t", "exact_match") == "noisy"  # the highest mean, yet within noise
+    assert C.best_arm(summary, "t", "tf_loss") in ("teacher forcing", "worse", "noisy")
+    # one comparison alone can be judged; the same difference in a large family may not be
+    lone = C.compare(results, "t", "noisy", "exact_match", family=1)
+    assert lone.family == 1 and C.compare(results, "t", "noisy", "exact_match", family=500).word == "within noise"
+    text = C.format_comparisons(v)
+    assert text.rows[0][:2] == ("t", "worse") and "worse" in text.rows[0][2]
+    lower_loss = [fake("teacher forcing", s, 0.7, loss=0.2 + s / 100) for s in range(3)] + [
+        fake("a", s, 0.7, loss=0.1 + s / 100 + (s % 2) / 1000) for s in range(3)]
+    assert C.compare(lower_loss, "t", "a", "tf_loss").word == "better"  # lower loss is better
     with pytest.raises(ValueError, match="reference"):
-        C.verdicts(summary, reference="nobody")
+        C.comparisons(results, reference="nobody")
     with pytest.raises(ValueError, match="metric"):
         C.summarize(results, ["accuracy"])
     with pytest.raises(ValueError, match="empty"):
         C.summarize([])
+    with pytest.raises(ValueError, match="no runs"):
+        C.by_seed(results, "t", "nobody", "exact_match")
 
 
 # ---- cost and K passes -----------------------------------------------------------------------
@@ -285,13 +359,13 @@ def test_draws_from_the_core_feed_what_fed_tokens_text_shows():
 
 
 def test_figures_draw():
-    grid = C.run_grid(TINY, TWO_ARMS, workers=1)
+    grid = C.run_grid(TINY, workers=1)
     fig = C.plot_training_curves(grid)
     assert len(fig.axes) == 2 and fig.axes[0].get_yscale() == "log"
-    fig = C.plot_comparison(grid.summary())
+    fig = C.plot_comparison(C.summarize(grid.results, ("exact_match", "valid_recovery", "tf_loss")))
     assert len(fig.axes) == 3
-    alt = describe_figure(fig)  # every arm's mean, in words
-    assert alt.startswith("exact match") and all(arm in alt for arm in grid.arm_names) and " ± " in alt
+    alt = describe_figure(fig)  # every arm's mean and interval, in words
+    assert alt.startswith("exact match") and all(arm in alt for arm in grid.arm_names) and "95% interval" in alt
     fig = C.plot_survival(grid)
     assert len(fig.axes) == 1 and len(fig.axes[0].lines) == 2
     # the arms differ without colour too: each its own marker and line style

@@ -139,3 +139,19 @@ def test_five_term_chain_in_under_a_minute():
     _, history = bench.train_five_term()
     elapsed = time.perf_counter() - start
     assert history.final_eval.tf_loss <= 0.02 and elapsed < 60, (history.final_eval.summary(), elapsed)
+
+
+def test_evaluations_during_training_measure_held_out_problems():
+    from handbook_utils.metrics import evaluate
+
+    task = AdditionChainTask(n_terms=(2, 3), max_value=5, split="train")
+    model = make_model(GPTConfig.for_task(task, n_layer=1, n_head=2, n_embd=16), seed=0)
+    history = train(model, task, steps=4, batch_size=4, lr=1e-2, seed=0, eval_every=4, eval_n=16, eval_seed=3,
+                    cache=False, progress=False)
+    held_out = task.held_out_task()
+    assert held_out.split == "test" and all(task.held_out(e) for e in held_out.sample(16, 3))
+    again = evaluate(model, held_out, 16, 3)
+    assert history.final_eval.free_running_outputs == again.free_running_outputs
+    assert history.final_eval.tf_loss == pytest.approx(again.tf_loss, rel=1e-6)
+    everything = AdditionChainTask(n_terms=(2, 3), max_value=5)
+    assert everything.held_out_task() is everything  # no split: measured on the task itself

@@ -1,33 +1,25 @@
 """Chapter 6, *Scheduled sampling in practice*: remedies for exposure bias trained side by side.
 
 The chapter calls this package; it holds every piece of logic the chapter needs so that the page
-itself is prose and short calls. One module per concern: ``arms``, ``settings``, ``runs`` (one run
-measured), ``grid`` (all runs, through :func:`handbook_utils.grid.run_jobs` and the one cache),
-``stats``, ``costs`` and ``figures``. The curriculum task lives in the core
-(:class:`handbook_utils.tasks.CurriculumTask`).
+itself is prose and short calls. One module per concern:
 
-- **Arms.** An :class:`Arm` is one way of training (a strategy, optionally a curriculum);
-  :func:`default_arms` gives the six the chapter compares, with the schedules solved by
-  :func:`handbook_utils.schedules.solve_schedule`.
-- **Settings.** :data:`SETTINGS` holds a ``"quick"`` setting (what the book is built with: the
-  whole grid is about a minute of CPU time, shared by two processes) and a ``"full"`` one (the
-  model and task of the shared addition recipe of :mod:`handbook_utils.recipes`, five seeds; an
-  hour on a CPU).
-- **The grid.** :func:`run_grid` trains every arm × task × seed through
-  :meth:`handbook_utils.recipes.Recipe.run` (so trained weights land in the model cache), measures
-  each model (teacher-forced loss, free-running exact match, per-position accuracy and survival,
-  recovery after an injected error and whether the answer still follows the model's own chain) and
-  stores these measurements as results in the model cache, so a second run of the chapter reads
-  them instantly. Runs are spread over worker processes (or Ray).
-- **Summaries.** :func:`summarize` gives mean ± standard deviation over seeds;
-  :func:`format_table` prints them; :func:`verdicts` says, per arm and metric, whether an arm beat
-  teacher forcing, lost to it, or stayed within seed noise.
-- **Cost.** :func:`step_costs` times training steps of several strategies alternately in one
-  process (so machine load hits them alike); :func:`passes_agreement` shows how K parallel passes
-  converge to sequential scheduled sampling.
-- **Figures.** :func:`plot_training_curves`, :func:`plot_comparison`,
-  :func:`plot_survival`, :func:`plot_step_costs`, :func:`plot_two_pass` and :func:`plot_decision_flowchart` (a
-  flowchart drawn with matplotlib, so the static book needs no network to show it).
+- **Arms** (``arms``). :func:`make_arm` builds each of :data:`ARM_NAMES`: teacher forcing;
+  two-pass scheduled sampling with three schedule families and a sweep of the point where the
+  probability reaches one half; true free running (sequential); the one-pass variant under its own
+  name; the uniform-noise control (:class:`UniformNoise`); a curriculum.
+- **Settings** (``settings``). :data:`SETTINGS`: ``"full"`` (what ``results/ch06_full.json`` holds),
+  ``"quick"`` (what the page trains live, about a minute) and ``"smoke"`` (the tests). Two tasks
+  that differ only in chain length, trained on their training split and measured on held-out problems.
+- **One run** (``runs``). :func:`run_one` trains (or loads) a model and measures it, sorting every
+  injected slip with :func:`slip_outcome` into valid recovery, right answers through invalid notes,
+  and answers that follow the slip.
+- **The grid** (``grid``). :func:`run_grid` runs a setting live through the experiment's own
+  ``run_cell`` (:mod:`handbook_utils.chapters.ch06_experiment`) and the one grid runner, caching
+  each run; the full setting goes through :mod:`handbook_utils.experiments` into the results store.
+- **Statistics** (``stats``). Means with 95% t intervals, paired comparisons with teacher forcing
+  under a Bonferroni rule, and the tables.
+- **Cost** (``costs``) and **figures** (``figures``), including the decision flowchart (drawn
+  with matplotlib, so the static book needs no network to show it).
 """
 
 from .arms import ARM_NAMES, QUICK_ARMS, Arm, UniformNoise, default_arms, make_arm
@@ -64,23 +56,27 @@ from .runs import (
 from .settings import SETTINGS, ComparisonSetting, get_setting
 from .stats import (
     METRICS,
+    PRIMARY,
+    REFERENCE,
     TABLE_METRICS,
-    MetricInfo,
-    Stat,
-    Verdict,
+    best_arm,
+    by_seed,
+    compare,
+    comparisons,
+    format_comparisons,
     format_table,
-    format_verdicts,
     summarize,
-    verdicts,
+    tasks_and_arms,
+    verdict_words,
 )
 
 __all__ = [
-    "ARM_NAMES", "QUICK_ARMS", "UniformNoise", "make_arm", "slip_outcome",
-    "ARM_COLORS", "ARM_STYLES", "FLOW_TEXT", "METRICS", "RESULT_FORMAT", "SETTINGS", "TABLE_METRICS", "Arm",
-    "ComparisonSetting", "Grid", "InjectionContrast", "MetricInfo", "PassesAgreement", "RunResult", "Stat",
-    "Verdict", "chain_agreement", "contrast_injections", "default_arms", "fed_tokens_text", "format_table",
-    "format_verdicts", "get_setting", "passes_agreement", "plot_comparison", "plot_decision_flowchart",
-    "plot_two_pass", "describe_two_pass",
-    "plot_step_costs", "plot_survival", "plot_training_curves", "run_grid", "run_one", "step_costs",
-    "summarize", "survival_curve", "train_arm", "verdicts",
+    "ARM_COLORS", "ARM_NAMES", "ARM_STYLES", "FLOW_TEXT", "METRICS", "PRIMARY", "QUICK_ARMS", "REFERENCE",
+    "RESULT_FORMAT", "SETTINGS", "TABLE_METRICS", "Arm", "ComparisonSetting", "Grid", "InjectionContrast",
+    "PassesAgreement", "RunResult", "UniformNoise", "best_arm", "by_seed", "chain_agreement", "compare",
+    "comparisons", "contrast_injections", "default_arms", "describe_two_pass", "fed_tokens_text",
+    "format_comparisons", "format_table", "get_setting", "make_arm", "passes_agreement", "plot_comparison",
+    "plot_decision_flowchart", "plot_step_costs", "plot_survival", "plot_training_curves", "plot_two_pass",
+    "run_grid", "run_one", "slip_outcome", "step_costs", "summarize", "survival_curve", "tasks_and_arms",
+    "train_arm", "verdict_words",
 ]

@@ -12,8 +12,7 @@ from ... import checks
 from ...recipes import Recipe
 from ...schedules import solve_schedule
 from ...strategies import AlwaysSampling, Draws, ScheduledSampling, Strategy, TeacherForcing, check_batch
-from ...tasks import Batch
-from ...tasks import CurriculumTask
+from ...tasks import Batch, CurriculumTask
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,10 @@ from ...plotting import (
     describe_axes_as,
     new_axes,
 )
+from ...results import SeedInterval
 from .grid import Grid
 from .runs import RunResult
-from .stats import Stat, _check_metric, _tasks_and_arms
+from .stats import _check_metric
 
 _SWEEP = PALETTE[2]  # the inverse-sigmoid family keeps its colour; the sweep differs by marker and line
 ARM_COLORS: dict[str, str] = {
@@ -108,13 +109,22 @@ def plot_training_curves(grid: Grid, *, arms: Sequence[str] | None = None, axes:
     return axes[0, 0].figure
 
 
+def _tasks_and_arms(summary: Mapping[tuple[str, str], object]) -> tuple[list[str], list[str]]:
+    tasks, arms = [], []
+    for task, arm in summary:
+        tasks += [task] if task not in tasks else []
+        arms += [arm] if arm not in arms else []
+    return tasks, arms
+
+
 def plot_comparison(
-    summary: Mapping[tuple[str, str], Mapping[str, Stat]],
-    metrics: Sequence[str] = ("exact_match", "recovery", "tf_loss"),
+    summary: Mapping[tuple[str, str], Mapping[str, SeedInterval]],
+    metrics: Sequence[str] = ("exact_match", "valid_recovery", "tf_loss"),
     *,
     axes: Sequence[Axes] | None = None,
 ) -> Figure:
-    """One panel per metric: every arm's mean ± s.d. (marker and line) and its seeds (small dots).
+    """One panel per metric: every arm's mean with its 95% interval (marker and line) and its seeds
+    (small dots).
 
     Tasks sit side by side: filled markers for the first task, hollow ones for the second.
     """
@@ -135,15 +145,16 @@ def plot_comparison(
                     continue
                 s = summary[(task, arm)][m]
                 yy = y[i] + offsets[j]
-                ax.errorbar(s.mean, yy, xerr=s.sd, fmt=markers[j % len(markers)], color=_color(arm, i),
+                ax.errorbar(s.mean, yy, xerr=[[s.mean - s.low], [s.high - s.mean]], fmt=markers[j % len(markers)],
+                            color=_color(arm, i),
                             markersize=6.5, capsize=0, elinewidth=1.6, label=task if i == 0 else None,
                             markerfacecolor=_color(arm, i) if j == 0 else "white", zorder=3)
                 ax.plot(s.values, [yy] * s.n, "o", color=_color(arm, i), alpha=0.45, markersize=3.2,
                         markeredgewidth=0, zorder=2)
         ax.set_title(info.label + (" (higher is better)" if info.higher_is_better else " (lower is better)"),
                      fontsize=10)
-        describe_axes_as(ax, f"{ax.get_title()}, mean ± s.d. over seeds. " + " ".join(
-            f"{task}: " + ", ".join(f"{arm} {summary[(task, arm)][m].mean:.3g} ± {summary[(task, arm)][m].sd:.2g}"
+        describe_axes_as(ax, f"{ax.get_title()}, mean [95% interval] over seeds. " + " ".join(
+            f"{task}: " + ", ".join(f"{arm} {summary[(task, arm)][m].text(info.digits)}"
                                     for arm in arms if (task, arm) in summary) + "."
             for task in tasks))
     axes[0].set_yticks(y, arms)

@@ -12,7 +12,6 @@ the results store instead.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ... import cache as cache_lib

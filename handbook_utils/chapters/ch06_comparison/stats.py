@@ -1,194 +1,154 @@
-"""Summaries of the comparison (chapter 6): mean ± spread over seeds, text tables, and verdicts on
-which arm beat teacher forcing."""
+"""Summaries of the comparison (chapter 6): means with 95% t intervals over seeds, paired comparisons
+with teacher forcing under a stated multiple-comparison rule, and the tables that show them.
+
+Every arm of a task trains from scratch with the seed's own weights and data, and seed ``s`` of every
+arm starts from the same initial weights, so arms are compared seed by seed
+(:func:`~handbook_utils.results.paired_comparison`). The verdicts of one table are judged as one
+family (Bonferroni): with ``family`` comparisons read together, the chance that any verdict word is
+wrong stays under 5%. "Within noise" says the seeds do not separate two arms, not that they are equal.
+Pure reading: editing this module leaves stored results valid.
+"""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
-import numpy as np
-
+from ... import checks
+from ...results import Comparison, MetricInfo, SeedInterval, paired_comparison, seed_interval
+from ...tables import Table
 from .runs import RunResult
 
+REFERENCE = "teacher forcing"
+"""The arm every other arm is compared with."""
 
-@dataclass(frozen=True)
-class MetricInfo:
-    label: str  # for figures
-    short: str  # for the text tables (at most 14 characters)
-    fmt: str
-    higher_is_better: bool
-
-
+LOSS = (0.0, float("inf"))
 METRICS: dict[str, MetricInfo] = {
-    "tf_loss": MetricInfo("teacher-forced loss", "tf loss", "{:.3f}", False),
-    "tf_token_accuracy": MetricInfo("teacher-forced token accuracy", "tf token acc", "{:.3f}", True),
-    "exact_match": MetricInfo("exact match", "exact match", "{:.3f}", True),
-    "free_token_accuracy": MetricInfo("free-running token accuracy", "free token acc", "{:.3f}", True),
-    "recovery": MetricInfo("recovery", "recovery", "{:.3f}", True),
-    "followed_error": MetricInfo("follows the error", "follows error", "{:.3f}", False),
-    "answer_follows_chain": MetricInfo("answer = end of own chain", "answer = chain", "{:.3f}", True),
-    "wall_time_s": MetricInfo("training time (s)", "train time (s)", "{:.2f}", False),
+    "tf_loss": MetricInfo("teacher-forced loss", False, LOSS, 4),
+    "tf_token_accuracy": MetricInfo("teacher-forced token accuracy", True),
+    "exact_match": MetricInfo("exact match", True),
+    "chain_valid": MetricInfo("valid chain", True),
+    "answer_correct": MetricInfo("right answer", True),
+    "free_token_accuracy": MetricInfo("free-running token accuracy", True),
+    "recovery": MetricInfo("right after a slip", True),
+    "valid_recovery": MetricInfo("valid recovery", True),
+    "right_invalid_notes": MetricInfo("right, invalid notes", False),
+    "followed_error": MetricInfo("follows the slip", False),
+    "answer_follows_chain": MetricInfo("answer = own chain", True),
+    "wall_time_s": MetricInfo("train + evaluate time (s)", False, LOSS, 1),
 }
-"""The numbers each run reports, how to print them, and which direction is good."""
+"""The numbers each run reports, how they are labelled, and which direction is good."""
 
-TABLE_METRICS = ("tf_loss", "exact_match", "free_token_accuracy", "recovery")
+TABLE_METRICS = ("tf_loss", "exact_match", "chain_valid", "recovery", "valid_recovery", "right_invalid_notes")
+"""The columns of the main table."""
 
-
-@dataclass(frozen=True)
-class Stat:
-    """One metric over seeds: mean, sample standard deviation (0 for one seed) and the values."""
-
-    mean: float
-    sd: float
-    values: tuple[float, ...]
-
-    @property
-    def n(self) -> int:
-        return len(self.values)
-
-    @classmethod
-    def of(cls, values: Sequence[float]) -> Stat:
-        """Mean and sample standard deviation (``ddof=1``); a ``nan`` among the values makes both ``nan``."""
-        values = tuple(float(v) for v in values)
-        if not values:
-            raise ValueError("values must not be empty")
-        a = np.array(values)
-        sd = float(a.std(ddof=1)) if len(values) > 1 else 0.0
-        return cls(float(a.mean()), sd, values)
+PRIMARY = ("exact_match", "valid_recovery")
+"""The comparisons the chapter's verdicts rest on: whole answers right, and slips recovered from
+through valid notes. Their number (arms × tasks × these) is the Bonferroni family."""
 
 
 def _check_metric(name: str) -> MetricInfo:
-    if name not in METRICS:
-        raise ValueError(f"metric must be one of {list(METRICS)}, got {name!r}")
-    return METRICS[name]
+    return METRICS[checks.one_of("metric", name, tuple(METRICS))]
 
 
-def summarize(results: Sequence[RunResult],
-              metrics: Sequence[str] = tuple(METRICS)) -> dict[tuple[str, str], dict[str, Stat]]:
-    """``{(task, arm): {metric: Stat}}`` over the seeds of each (task, arm), in first-seen order."""
+def _check_results(results: Sequence[RunResult]) -> list[RunResult]:
+    results = list(results)
     if not results:
         raise ValueError("results must not be empty")
-    for m in metrics:
-        _check_metric(m)
-    groups: dict[tuple[str, str], list[RunResult]] = {}
     for r in results:
         if not isinstance(r, RunResult):
             raise TypeError(f"results must hold RunResult, got {type(r).__name__}")
-        groups.setdefault((r.task, r.arm), []).append(r)
-    return {key: {m: Stat.of([getattr(r, m) for r in rs]) for m in metrics} for key, rs in groups.items()}
+    return results
 
 
-def _tasks_and_arms(summary) -> tuple[list[str], list[str]]:
+def tasks_and_arms(results: Sequence[RunResult]) -> tuple[list[str], list[str]]:
+    """The tasks and the arms present, in first-seen order."""
     tasks, arms = [], []
-    for task, arm in summary:
-        if task not in tasks:
-            tasks.append(task)
-        if arm not in arms:
-            arms.append(arm)
+    for r in _check_results(results):
+        if r.task not in tasks:
+            tasks.append(r.task)
+        if r.arm not in arms:
+            arms.append(r.arm)
     return tasks, arms
 
 
-def format_table(
-    summary: Mapping[tuple[str, str], Mapping[str, Stat]],
-    metrics: Sequence[str] = TABLE_METRICS,
-    *,
-    tasks: Sequence[str] | None = None,
-    arms: Sequence[str] | None = None,
-) -> str:
-    """A plain-text table per task: one row per arm, ``mean ± s.d.`` per metric (80 columns for four)."""
-    all_tasks, all_arms = _tasks_and_arms(summary)
-    tasks = list(tasks) if tasks is not None else all_tasks
-    arms = list(arms) if arms is not None else all_arms
-    infos = [_check_metric(m) for m in metrics]
-    width = 15
-    name_w = max(len(a) for a in arms) + 1
-    lines = []
-    for task in tasks:
-        n = next(iter(summary[(task, arms[0])].values())).n
-        lines.append(f"{task}: mean ± s.d. over {n} seeds")
-        lines.append(" " * name_w + "".join(f"{i.short:>{width}}" for i in infos))
-        for arm in arms:
-            row = summary[(task, arm)]
-            cells = [f"{i.fmt.format(row[m].mean)} ± {i.fmt.format(row[m].sd)}" for m, i in zip(metrics, infos)]
-            lines.append(f"{arm:<{name_w}}" + "".join(f"{c:>{width}}" for c in cells))
-        lines.append("")
-    return "\n".join(lines).rstrip("\n")
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """How an arm compares with the reference on one metric."""
-
-    delta: float  # arm mean − reference mean
-    se: float  # standard error of that difference, from the seed spread of both
-    word: str  # "better", "worse" or "within noise"
-
-
-def verdicts(
-    summary: Mapping[tuple[str, str], Mapping[str, Stat]],
-    reference: str = "teacher forcing",
-    metrics: Sequence[str] = TABLE_METRICS,
-    *,
-    z: float = 2.0,
-) -> dict[tuple[str, str], dict[str, Verdict]]:
-    """Per task and arm: is the arm better or worse than ``reference`` beyond seed noise?
-
-    A difference counts when ``|Δ| > z · se`` with ``se = sqrt(s_a²/n_a + s_r²/n_r)`` (the standard
-    error of a difference of two means). With three seeds this is a coarse screen, not a test;
-    "within noise" means the seeds do not separate the two, not that they are equal.
-    """
-    if z <= 0:
-        raise ValueError(f"z must be > 0, got {z}")
-    tasks, arms = _tasks_and_arms(summary)
-    if reference not in arms:
-        raise ValueError(f"reference {reference!r} is not one of the arms {arms}")
-    out = {}
-    for task in tasks:
-        ref = summary[(task, reference)]
-        for arm in arms:
-            if arm == reference or (task, arm) not in summary:
-                continue
-            row = {}
-            for m in metrics:
-                info = _check_metric(m)
-                a, r = summary[(task, arm)][m], ref[m]
-                delta = a.mean - r.mean
-                se = math.sqrt(a.sd**2 / a.n + r.sd**2 / r.n)
-                if abs(delta) <= z * se or delta == 0:
-                    word = "within noise"
-                else:
-                    word = "better" if (delta > 0) == info.higher_is_better else "worse"
-                row[m] = Verdict(delta, se, word)
-            out[(task, arm)] = row
+def by_seed(results: Sequence[RunResult], task: str, arm: str, metric: str) -> dict[int, float]:
+    """``{seed: value}`` of ``metric`` for one task and arm (a ``nan``, a share with nothing to count,
+    is refused with the seed named)."""
+    _check_metric(metric)
+    out = {r.seed: getattr(r, metric) for r in _check_results(results) if (r.task, r.arm) == (task, arm)}
+    if not out:
+        raise ValueError(f"no runs of arm {arm!r} on task {task!r}")
+    undefined = [seed for seed, v in out.items() if v != v]
+    if undefined:
+        raise ValueError(f"{metric} of arm {arm!r} on task {task!r} is undefined (nan) for seeds {undefined}: "
+                         "no answer it could be counted on")
     return out
 
 
-def format_verdicts(
-    table: Mapping[tuple[str, str], Mapping[str, Verdict]],
-    metrics: Sequence[str] = TABLE_METRICS,
-    reference: str = "teacher forcing",
-) -> str:
-    """Per task, one line per arm: ``better +0.123`` / ``worse -0.045`` / ``within noise`` per metric.
-
-    ``reference`` only names, in the heading, the arm the verdicts were computed against.
-    """
-    infos = [_check_metric(m) for m in metrics]
-    width = 15
-    tasks, arms = _tasks_and_arms(table)
-    name_w = max(len(a) for a in arms) + 1
-    lines = []
-    for task in tasks:
-        lines.append(f"{task}: compared with {reference}")
-        lines.append(" " * name_w + "".join(f"{i.short:>{width}}" for i in infos))
-        for arm in arms:
-            if (task, arm) not in table:
-                continue
-            row = table[(task, arm)]
-            cells = [f"{v.word} {v.delta:+.3f}" if v.word != "within noise" else "within noise"
-                     for v in (row[m] for m in metrics)]
-            lines.append(f"{arm:<{name_w}}" + "".join(f"{c:>{width}}" for c in cells))
-        lines.append("")
-    return "\n".join(lines).rstrip("\n")
+def summarize(results: Sequence[RunResult],
+              metrics: Sequence[str] = tuple(METRICS)) -> dict[tuple[str, str], dict[str, SeedInterval]]:
+    """``{(task, arm): {metric: SeedInterval}}``: mean and 95% t interval over the seeds of each."""
+    tasks, arms = tasks_and_arms(results)
+    for m in metrics:
+        _check_metric(m)
+    return {(t, a): {m: seed_interval(list(by_seed(results, t, a, m).values()), METRICS[m].bounds)
+                     for m in metrics}
+            for t in tasks for a in arms if any((r.task, r.arm) == (t, a) for r in results)}
 
 
+def compare(results: Sequence[RunResult], task: str, arm: str, metric: str, *, reference: str = REFERENCE,
+            family: int = 1) -> Comparison:
+    """``arm − reference`` on ``task``, paired by seed, judged in a family of ``family`` comparisons."""
+    return paired_comparison(by_seed(results, task, arm, metric), by_seed(results, task, reference, metric),
+                             arm=arm, reference=reference, metric=metric,
+                             higher_is_better=METRICS[metric].higher_is_better, family=family)
+
+
+def comparisons(results: Sequence[RunResult], metrics: Sequence[str] = PRIMARY, *, reference: str = REFERENCE,
+                family: int | None = None) -> dict[tuple[str, str], dict[str, Comparison]]:
+    """Every arm but ``reference`` against it, on every task and metric. ``family`` defaults to the
+    number of comparisons made here (Bonferroni over the whole table)."""
+    tasks, arms = tasks_and_arms(results)
+    if reference not in arms:
+        raise ValueError(f"reference {reference!r} is not one of the arms {arms}")
+    others = [a for a in arms if a != reference]
+    family = len(tasks) * len(others) * len(metrics) if family is None else family
+    return {(t, a): {m: compare(results, t, a, m, reference=reference, family=family) for m in metrics}
+            for t in tasks for a in others}
+
+
+def format_table(summary: Mapping[tuple[str, str], Mapping[str, SeedInterval]], task: str,
+                 metrics: Sequence[str] = TABLE_METRICS, caption: str = "") -> Table:
+    """One task: a row per arm, ``mean [95% interval]`` per metric, and the number of seeds."""
+    rows = [[arm, *(values[m].text(METRICS[m].digits) for m in metrics), next(iter(values.values())).n]
+            for (t, arm), values in summary.items() if t == task]
+    if not rows:
+        raise ValueError(f"no task {task!r} in the summary")
+    return Table.of(["arm", *(METRICS[m].label for m in metrics), "seeds"], rows, caption)
+
+
+def format_comparisons(table: Mapping[tuple[str, str], Mapping[str, Comparison]], caption: str = "") -> Table:
+    """Per task, arm and metric: the paired difference with its 95% interval and the verdict word."""
+    metrics = list(next(iter(table.values())))
+    rows = [[task, arm, *(f"{c.delta:+.3f} [{c.low:+.2f}, {c.high:+.2f}] {c.word}" for c in row.values())]
+            for (task, arm), row in table.items()]
+    return Table.of(["task", "arm", *(f"{METRICS[m].label} − {REFERENCE}" for m in metrics)], rows, caption)
+
+
+def verdict_words(table: Mapping[tuple[str, str], Mapping[str, Comparison]], task: str, metric: str
+                  ) -> dict[str, list[str]]:
+    """``{"better": [arms], "worse": [arms], "within noise": [arms]}`` for one task and metric."""
+    out: dict[str, list[str]] = {"better": [], "worse": [], "within noise": []}
+    for (t, arm), row in table.items():
+        if t == task:
+            out[row[metric].word].append(arm)
+    return out
+
+
+def best_arm(summary: Mapping[tuple[str, str], Mapping[str, SeedInterval]], task: str, metric: str) -> str:
+    """The arm with the best mean on ``metric`` (lowest when lower is better)."""
+    info = _check_metric(metric)
+    rows = {arm: values[metric].mean for (t, arm), values in summary.items() if t == task}
+    if not rows:
+        raise ValueError(f"no task {task!r} in the summary")
+    return (max if info.higher_is_better else min)(rows, key=rows.get)
