@@ -125,6 +125,7 @@ experiments: $(STAMP)
 
 results: $(STAMP)
 	$(BIN)/python -m handbook_utils.experiments check
+	$(BIN)/python -m handbook_utils.experiments spot ch06
 	$(BIN)/python -m handbook_utils.experiments spot ch07
 	$(BIN)/python -m handbook_utils.experiments spot ch08
 	$(BIN)/python -m handbook_utils.experiments spot ch09

@@ -64,13 +64,15 @@ Code of single pages (``handbook_utils.chapters``)
 - ``chapters.ch05_figures``: schedule curves and the two conventions, plotted.
 - ``chapters.ch05_explorer``: the schedule explorer (data, figure, widget).
 - ``chapters.ch06_comparison``: chapter 6's comparison of remedies, one module per concern:
-- ``chapters.ch06_comparison.arms``: the ways of training compared, and their colours.
-- ``chapters.ch06_comparison.settings``: quick and full sizes of the comparison.
-- ``chapters.ch06_comparison.runs``: one run trained and measured.
-- ``chapters.ch06_comparison.grid``: every run, through the grid runner and the cache.
-- ``chapters.ch06_comparison.stats``: mean ± spread over seeds, tables, verdicts.
+- ``chapters.ch06_comparison.arms``: the ten ways of training compared, the uniform-noise control among them.
+- ``chapters.ch06_comparison.settings``: full, quick and smoke sizes of the comparison.
+- ``chapters.ch06_comparison.runs``: one run trained and measured; how an answer ends after a slip.
+- ``chapters.ch06_comparison.grid``: the quick grid run live, through the grid runner and the cache.
+- ``chapters.ch06_comparison.stats``: 95% intervals over seeds, paired comparisons, tables.
+- ``chapters.ch06_comparison.report``: the stored full grid read: questions, slip outcomes, cost per arm.
 - ``chapters.ch06_comparison.costs``: seconds per step; K passes vs the sequential loop.
-- ``chapters.ch06_comparison.figures``: the chapter's figures and decision flowchart.
+- ``chapters.ch06_comparison.figures``: the chapter's figures, arm styles and decision flowchart.
+- ``chapters.ch06_experiment``: chapter 6's grid (tasks × arms × seeds) for the results store.
 - ``chapters.ch07_experiment``: chapter 7's arms (teacher forcing, corrections, RL, DAgger) × rates × seeds.
 - ``chapters.ch07_figures``: chapter 7's arms over seeds: paired verdicts, tables, cost, the mechanisms.
 - ``chapters.ch08_experiment``: chapter 8's arms (hard, expected, Gumbel, straight-through tokens) × seeds, held out.

@@ -19,8 +19,7 @@ An :class:`Experiment` names a module and the code its numbers depend on. The mo
 :func:`run` spreads the cells over :func:`handbook_utils.grid.run_jobs` (every job on one CPU
 thread, so the numbers do not depend on the engine or the number of workers), keeps each finished
 cell in the cache (an interrupted run resumes), and writes ``results/<name>_<setting>.json`` with its
-:class:`~handbook_utils.results.Provenance`. Registered: chapter 6 (``ch06``), chapter 7 (``ch07``),
-chapter 8 (``ch08``) and chapter 9 (``ch09``).
+:class:`~handbook_utils.results.Provenance`. Registered: chapters 6 to 9 (``ch06`` … ``ch09``).
 """
 
 from __future__ import annotations
@@ -94,12 +93,10 @@ REGISTRY: dict[str, Experiment] = {
     for e in (
         Experiment("ch09", "handbook_utils.chapters.ch09_experiment", CORE_MODULES + ("chapters.ch09_experiment",),
                    "chapter 9: path-star arms (teacher forcing, reversed, teacherless, multi-token) over seeds"),
-        Experiment("ch06", "handbook_utils.chapters.ch06_experiment",
-                   CORE_MODULES + ("chapters.ch06_experiment", "chapters.ch06_comparison.arms",
-                                   "chapters.ch06_comparison.settings", "chapters.ch06_comparison.runs"),
-                   "chapter 6: teacher forcing, scheduled sampling (three schedules, a midpoint sweep), free "
-                   "running, the one-pass variant, a uniform-noise control and a curriculum, from scratch on "
-                   "short and long chains, over seeds"),
+        Experiment("ch06", "handbook_utils.chapters.ch06_experiment", CORE_MODULES + tuple(
+            f"chapters.{m}" for m in ("ch06_experiment", "ch06_comparison.arms", "ch06_comparison.settings",
+                                      "ch06_comparison.runs")),
+            "chapter 6: teacher forcing against nine remedies, from scratch on short and long chains, over seeds"),
         Experiment("ch07", "handbook_utils.chapters.ch07_experiment",
                    CORE_MODULES + ("rl", "chapters.ch07_experiment"),
                    "chapter 7: training on the model's own answers (RL, DAgger, correction data) against "
@@ -440,25 +437,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="the registered experiments and their settings")
     p_run = sub.add_parser("run", help="run an experiment and write results/<name>_<setting>.json")
-    p_run.add_argument("name")
-    p_run.add_argument("--setting", default="full")
-    p_run.add_argument("--workers", type=int, default=1)
-    p_run.add_argument("--engine", choices=ENGINES, default="local")
-    p_run.add_argument("--no-cache", action="store_true", help="train every cell again")
-    p_run.add_argument("--dir", default=None, help="write the results file here instead of results/")
     p_check = sub.add_parser("check", help="exit 1 when a stored result is stale")
-    p_check.add_argument("--dir", default=None)
     p_spot = sub.add_parser("spot", help="re-run one cell and compare it with the stored one")
-    p_spot.add_argument("name")
-    p_spot.add_argument("--setting", default="full")
-    p_spot.add_argument("--index", type=int, default=None, help="which cell (default: the cheapest)")
-    p_spot.add_argument("--dir", default=None)
     p_re = sub.add_parser("revalidate", help="after a code edit: re-run one cell per arm; if every number "
                                              "reproduces, record the new code digest (else re-run the grid)")
-    p_re.add_argument("name")
-    p_re.add_argument("--setting", default="full")
-    p_re.add_argument("--workers", type=int, default=1)
-    p_re.add_argument("--dir", default=None)
+    for p in (p_run, p_spot, p_re):
+        p.add_argument("name")
+        p.add_argument("--setting", default="full")
+    for p in (p_run, p_re):
+        p.add_argument("--workers", type=int, default=1)
+    for p in (p_run, p_check, p_spot, p_re):
+        p.add_argument("--dir", default=None, help="the results folder (default: results/)")
+    p_run.add_argument("--engine", choices=ENGINES, default="local")
+    p_run.add_argument("--no-cache", action="store_true", help="train every cell again")
+    p_spot.add_argument("--index", type=int, default=None, help="which cell (default: the cheapest)")
     args = parser.parse_args(argv)
 
     if args.command == "list":

@@ -1,6 +1,8 @@
 """Chapter 3, the p^T forecast: its arithmetic, its plots, and the points that compare it with a model."""
 
+import dataclasses
 import math
+from types import SimpleNamespace
 
 import matplotlib
 
@@ -88,3 +90,21 @@ def test_checkpoint_and_length_points():
     with pytest.raises(ValueError):
         fc.checkpoint_points(type("H", (), {"evals": []})())
     matplotlib.pyplot.close("all")
+
+
+def test_length_points_measure_held_out_problems(monkeypatch):
+    measured = []
+
+    def fake_evaluate(model, task, n, seed):
+        measured.append(task)
+        return SimpleNamespace(tf_token_accuracy=1.0, mean_target_length=10.0,
+                               independence_estimate_per_example=1.0, exact_match=1.0)
+
+    monkeypatch.setattr(fc, "evaluate", fake_evaluate)
+    train_task = dataclasses.replace(TASK, split="train")
+    for given in (train_task, train_task.held_out_task()):  # a train task answers with its test split
+        measured.clear()
+        points = fc.length_points("model", given, [2, 3], n=8, seed=0)
+        assert [p.value for p in points] == [2, 3]
+        assert [(t.split, t.n_terms, t.max_value) for t in measured] == [("test", (2, 2), 4), ("test", (3, 3), 4)]
+        assert all(train_task.held_out(e) for t in measured for e in t.sample(8, 0))

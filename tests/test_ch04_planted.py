@@ -76,6 +76,15 @@ def test_addition_recovery_of_an_oracle_is_total():
         pl.addition_recovery(oracle, MK, [7], 4, seed=0)
 
 
+def test_addition_recovery_samples_held_out_problems():
+    train = AdditionChainTask(n_terms=4, max_value=9, split="train")
+    examples = train.held_out_task().sample(4, 0)  # what a count of 4 draws
+    curve = pl.addition_recovery(ChainOracle(train, examples), train, [7], 4, seed=0)
+    planted = curve.injections[0].examples
+    assert [e.prompt for e in planted] == [e.prompt for e in examples]
+    assert all(train.held_out(e) for e in planted) and curve.overall() == (1.0, 0.0)
+
+
 def _planted(prompt, target, output, index, final_correct, followed):
     return InjectedExample(prompt=prompt, injected_prefix=output[: index + 1], output=output, injected_index=index,
                            true_answer=int(target.split("</think>")[1]), trusting_answer=-1,

@@ -385,8 +385,9 @@ def test_flowchart_draws_every_node_and_rejects_unknown_ones():
     assert all(C.FLOW_TEXT[k] in texts for k in C.FLOW_TEXT if k != "ss")
     assert sum(t in ("yes", "no") for t in texts) == 6
     alt = describe_figure(fig)  # the text alternative walks the arrows, with the chapter's texts
-    assert alt.startswith("Decision flowchart: Train with teacher forcing → Measure what the loss hides")
-    assert "measured: 1.30× → Recovery up" in alt and "if yes: Keep it; if no: Back to teacher forcing." in alt
+    assert alt.startswith("Decision flowchart: Train with teacher forcing → Measure on held-out problems")
+    assert "measured: 1.30× → Valid recovery up" in alt and "Curriculum first" in alt
+    assert "if yes: Keep it; if no: Train on its own answers (chapter 7);" in alt and alt.endswith("(as above).")
     with pytest.raises(ValueError, match="unknown"):
         C.plot_decision_flowchart({"nowhere": "x"})
 

@@ -18,7 +18,7 @@ TINY = Recipe(
 
 def test_quick_addition_recipe_is_the_documented_one():
     r = addition_recipe("quick")
-    assert r.task == AdditionChainTask(n_terms=(2, 6), max_value=9)
+    assert r.task == AdditionChainTask(n_terms=(2, 6), max_value=9, split="train")  # measured on held-out
     assert r.steps == 600 and r.total_steps == 1000 and r.train["eval_every"] and r.arch == "gpt"
     assert r.init == addition_recipe("quick", stage=1) and r.init.steps == 400 and r.init.init is None
     assert [x.name for x in r.stages] == ["addition-quick-stage1", "addition-quick"]

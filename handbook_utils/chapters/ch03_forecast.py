@@ -21,6 +21,7 @@ free-running fraction, with a dotted guide.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -202,10 +203,11 @@ def checkpoint_points(history) -> list[CompoundingPoint]:
 
 
 def length_points(model, task: AdditionChainTask, n_terms: Sequence[int], n: int, seed: int) -> list[CompoundingPoint]:
-    """Evaluate ``model`` on chains of exactly ``k`` terms for each ``k`` in ``n_terms``."""
+    """Evaluate ``model``, trained on ``task``, on chains of exactly ``k`` terms for each ``k`` in
+    ``n_terms``, drawn from ``task.held_out_task()``: held-out problems when ``task`` keeps a split."""
     checks.instance("task", task, AdditionChainTask)
-    return [_point("length", k, evaluate(model, AdditionChainTask(n_terms=k, max_value=task.max_value), n, seed))
-            for k in n_terms]
+    held_out = task.held_out_task()
+    return [_point("length", k, evaluate(model, dataclasses.replace(held_out, n_terms=k), n, seed)) for k in n_terms]
 
 
 def plot_exact_vs_prediction(

@@ -74,7 +74,9 @@ class TokenErrors:
 
 @torch.no_grad()
 def teacher_forced_errors(model, task: Task, n: int, seed: int, *, batch_size: int = 256) -> TokenErrors:
-    """Score every target token of ``task.sample(n, seed)`` on gold prefixes (one pass per batch)."""
+    """Score every target token of ``task.sample(n, seed)`` on gold prefixes (one pass per batch):
+    the problems :func:`~handbook_utils.metrics.evaluate` measures on the same ``task``, so pass
+    ``task.held_out_task()`` to score problems the model never trained on."""
     device = check_model(model, task)
     checks.instance("task", task, Task)
     n, batch_size = checks.positive_int("n", n), checks.positive_int("batch_size", batch_size)

@@ -89,10 +89,11 @@ class RecoveryCurve:
 
 def addition_recovery(model, task: AdditionChainTask, positions: Sequence[int], examples, seed: int) -> RecoveryCurve:
     """:func:`~handbook_utils.metrics.inject_error_and_continue` at every position in ``positions``
-    (target indices), on the same examples each time (``examples``: a list, or how many to sample)."""
+    (target indices), on the same examples each time (``examples``: a list, or how many to sample
+    from ``task.held_out_task()``, held-out problems when ``task`` keeps a split)."""
     checks.instance("task", task, AdditionChainTask)
     if isinstance(examples, int) and not isinstance(examples, bool):
-        examples = task.sample(examples, seed)
+        examples = task.held_out_task().sample(examples, seed)
     positions = [checks.non_negative_int("positions", p) for p in positions]
     if not positions:
         raise ValueError("positions must hold at least one position")

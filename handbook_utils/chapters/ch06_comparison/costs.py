@@ -16,6 +16,7 @@ from ...runtime import cpu_threads, eval_mode, time_in_turns
 from ...strategies import Draws, Strategy, _choose, sequential_inputs_and_logits
 from ...tasks import AdditionChainTask, Batch
 from ...training import configure_optimizer
+from .runs import slip_outcome
 
 
 def step_costs(
@@ -139,6 +140,7 @@ class InjectionContrast:
     true_answer: int
     outputs: dict[str, str]  # model name -> its whole answer (the injected prefix included)
     correct: dict[str, bool]  # model name -> final answer still right
+    outcomes: dict[str, str]  # model name -> how it ended (:func:`.runs.slip_outcome`)
 
 
 def contrast_injections(models: Mapping[str, torch.nn.Module], task: AdditionChainTask, n: int,
@@ -159,7 +161,8 @@ def contrast_injections(models: Mapping[str, torch.nn.Module], task: AdditionCha
         assert all(r.injected_prefix == ex.injected_prefix and r.prompt == ex.prompt for r in rows.values())
         out.append(InjectionContrast(prompt=ex.prompt, injected_prefix=ex.injected_prefix, true_answer=ex.true_answer,
                                      outputs={name: r.output for name, r in rows.items()},
-                                     correct={name: r.final_correct for name, r in rows.items()}))
+                                     correct={name: r.final_correct for name, r in rows.items()},
+                                     outcomes={name: slip_outcome(task, r) for name, r in rows.items()}))
     return out
 
 

@@ -217,39 +217,39 @@ def plot_step_costs(ratios: Mapping[str, float], *, target: float | None = 1.5, 
 _FLOW_NODES = {
     # key: (x, y, kind) in axes units; kind "start" / "question" / "action" / "stop"
     "start": (0.5, 0.955, "start"),
-    "measure": (0.5, 0.815, "action"),
-    "gap": (0.5, 0.655, "question"),
-    "done": (0.13, 0.655, "stop"),
-    "robust": (0.5, 0.495, "question"),
-    "budget": (0.85, 0.495, "stop"),
-    "ss": (0.5, 0.3, "action"),
-    "check": (0.5, 0.09, "question"),
-    "keep": (0.13, 0.09, "stop"),
-    "drop": (0.87, 0.09, "stop"),
+    "measure": (0.5, 0.83, "action"),
+    "gap": (0.5, 0.685, "question"),
+    "done": (0.12, 0.685, "stop"),
+    "order": (0.5, 0.53, "question"),
+    "curriculum": (0.17, 0.36, "action"),
+    "ss": (0.83, 0.36, "action"),
+    "check": (0.5, 0.2, "question"),
+    "keep": (0.13, 0.055, "stop"),
+    "next": (0.87, 0.055, "stop"),
 }
 _FLOW_EDGES = [
     ("start", "measure", ""),
     ("measure", "gap", ""),
     ("gap", "done", "no"),
-    ("gap", "robust", "yes"),
-    ("robust", "budget", "no"),
-    ("robust", "ss", "yes"),
+    ("gap", "order", "yes"),
+    ("order", "curriculum", "yes"),
+    ("order", "ss", "no"),
+    ("curriculum", "check", ""),
     ("ss", "check", ""),
     ("check", "keep", "yes"),
-    ("check", "drop", "no"),
+    ("check", "next", "no"),
 ]
 FLOW_TEXT: dict[str, str] = {
     "start": "Train with teacher forcing",
-    "measure": "Measure what the loss hides:\nfree-running exact match and\nrecovery after an injected slip",
+    "measure": "Measure on held-out problems:\nexact match, and the answer\nafter a planted slip",
     "gap": "Does one slip\nruin the answer?",
     "done": "Keep teacher\nforcing",
-    "robust": "Long answers, each step\nbuilt on the ones before?",
-    "budget": "Spend the compute\non more steps or\na bigger model",
-    "ss": ("Parallel scheduled sampling:\none extra pass; p from 0,\nreaching 0.5 late in training;\n"
-           "never always-sample"),
-    "check": "Recovery up, exact\nmatch within seed noise\n(three seeds or more)?",
+    "order": "Can the data run from\nshort answers to long?",
+    "curriculum": "Curriculum first:\nshort answers early,\nthe full task by ~60%",
+    "ss": "Two-pass scheduled\nsampling: ρ from 0,\nreaching 0.5 late",
+    "check": "Valid recovery up,\nexact match not down\n(paired, 5+ seeds)?",
     "keep": "Keep it",
-    "drop": "Back to\nteacher forcing",
+    "next": "Train on its own\nanswers (chapter 7)",
 }
 """The default texts of :func:`plot_decision_flowchart`; the chapter fills in measured numbers."""
 
@@ -258,7 +258,7 @@ def plot_decision_flowchart(text: Mapping[str, str] | None = None, *, ax: Axes |
     """The decision flowchart as a matplotlib figure (so the static book needs nothing from a network).
 
     ``text`` overrides the texts of :data:`FLOW_TEXT` by node key (``start``, ``measure``, ``gap``,
-    ``done``, ``robust``, ``budget``, ``ss``, ``check``, ``keep``, ``drop``). Drawn by
+    ``done``, ``order``, ``curriculum``, ``ss``, ``check``, ``keep``, ``next``). Drawn by
     :func:`handbook_utils.flowcharts.draw_flowchart`.
     """
     labels = dict(FLOW_TEXT)
