@@ -386,7 +386,7 @@ def test_flowchart_draws_every_node_and_rejects_unknown_ones():
     assert sum(t in ("yes", "no") for t in texts) == 6
     alt = describe_figure(fig)  # the text alternative walks the arrows, with the chapter's texts
     assert alt.startswith("Decision flowchart: Train with teacher forcing → Measure on held-out problems")
-    assert "measured: 1.30× → Valid recovery up" in alt and "Curriculum first" in alt
+    assert "measured: 1.30× → Valid recovery up" in alt and "Try a curriculum" in alt
     assert "if yes: Keep it; if no: Train on its own answers (chapter 7);" in alt and alt.endswith("(as above).")
     with pytest.raises(ValueError, match="unknown"):
         C.plot_decision_flowchart({"nowhere": "x"})
@@ -403,3 +403,53 @@ def test_the_two_pass_picture_says_what_it_draws():
     with pytest.raises(ValueError, match="one entry per input"):
         plot_two_pass("1+2=3", "+3", (False, True, True, False))
     assert describe_two_pass() == describe_two_pass("1+2=3", "+3=3", (False, True, True, False))
+
+
+# ---- the stored grid, read ------------------------------------------------------------------
+
+
+def test_report_questions_costs_and_slip_shares():
+    from handbook_utils.chapters.ch06_comparison import report
+
+    def run(arm, seed, exact, task="t", time=1.0, valid=0.1):
+        r = fake(arm, seed, exact, task=task)
+        r.wall_time_s, r.valid_recovery = time, valid
+        return r
+
+    results = ([run("teacher forcing", s, 0.70 + s / 100, time=10.0) for s in range(5)]
+               + [run("SS inverse sigmoid", s, 0.80 + s / 100 + (s % 2) / 1000, time=13.0, valid=0.3)
+                  for s in range(5)]
+               + [run("uniform noise", s, 0.70 + s / 100 + (s % 3) / 1000, time=10.0) for s in range(5)])
+    q = report.Question("own tokens?", "SS inverse sigmoid", "uniform noise", ("exact_match", "valid_recovery"))
+    answer = report.ask(results, q)
+    assert set(answer) == {("t", "exact_match"), ("t", "valid_recovery")}
+    assert all(c.family == 2 for c in answer.values()) and answer[("t", "exact_match")].word == "better"
+    table = report.against_reference(results, "t", "exact_match")
+    assert list(table) == ["SS inverse sigmoid", "uniform noise"] and table["uniform noise"].family == 2
+    assert report.words(table, "better") == ["SS inverse sigmoid"]
+    assert report.listing([]) == "none" and report.listing(["a", "b", "c"]) == "a, b and c"
+    costs = report.cost_ratios(results, "t")
+    assert math.isclose(costs["SS inverse sigmoid"].mean, 1.3) and costs["teacher forcing"].mean == 1.0
+    shares = report.slip_shares(results, "t", "SS inverse sigmoid")
+    assert math.isclose(sum(shares.values()), 1.0) and math.isclose(shares["valid_recovery"], 0.3)
+    shown = report.format_questions([(q, answer)])
+    assert shown.rows[0][:2] == ("SS inverse sigmoid − uniform noise", "t") and "better" in shown.rows[0][2]
+    assert report.format_costs(results).rows[1][1] == costs["SS inverse sigmoid"].text(2)
+    fig = report.plot_slip_outcomes(results)
+    alt = describe_figure(fig)
+    assert "valid recovery 0.30" in alt and "SS inverse sigmoid" in alt
+    with pytest.raises(ValueError, match="word"):
+        report.words(table, "best")
+    with pytest.raises(ValueError, match="no runs"):
+        report.final_curve_slope(results, "t", "nobody")
+
+
+def test_stored_grid_reads_a_results_file(tmp_path):
+    from handbook_utils import experiments
+    from handbook_utils.chapters.ch06_comparison import report
+
+    path = experiments.run("ch06", "smoke", directory=tmp_path, log=lambda *_: None)
+    grid, stored = report.stored_grid("smoke", tmp_path)
+    assert path.exists() and len(grid.results) == len(stored.cells) == 2 * 4 * 2
+    assert {r.arm for r in grid.results} == set(C.get_setting("smoke").arms)
+    assert grid.select("long chains", "curriculum")[0].eval_steps == [2, 4]
