@@ -105,15 +105,15 @@ def test_arm_recipe_changes_strategy_task_and_seeds():
 
 
 def test_the_tasks_differ_in_length_only_and_train_on_the_training_split():
-    for name in ("quick", "full"):
-        setting = C.get_setting(name)
-        short, long = setting.task("short chains"), setting.task("long chains")
-        assert short.max_value == long.max_value == 9  # every digit a slip can write occurs in the task
-        assert short.n_terms[1] < long.n_terms[0]
-        assert short.split == long.split == "train" and short.test_share == long.test_share
-        for recipe in (setting.base_recipe("long chains"),):
-            assert recipe.train["steps_per_epoch"] * setting.total_epochs == setting.steps
-    full = C.get_setting("full")
+    full, quick = C.get_setting("full"), C.get_setting("quick")
+    short, long = full.task("short chains"), full.task("long chains")
+    assert short.max_value == long.max_value == 9  # every digit a slip can write occurs in the task
+    assert short.n_terms[1] < long.n_terms[0]
+    assert short.split == long.split == "train" and short.test_share == long.test_share
+    assert quick.tasks == (("short chains", short),) and set(quick.arms) <= set(full.arms)
+    for setting in (quick, full):
+        recipe = setting.base_recipe("short chains")
+        assert recipe.train["steps_per_epoch"] * setting.total_epochs == setting.steps
     assert len(full.seeds) >= 5 and full.steps // full.eval_every >= 10 and full.arms == C.ARM_NAMES
     book = addition_recipe("quick").config()  # the book's model: same layers and width
     mine = full.base_recipe("short chains").config()
@@ -428,6 +428,7 @@ def test_report_questions_costs_and_slip_shares():
     assert list(table) == ["SS inverse sigmoid", "uniform noise"] and table["uniform noise"].family == 2
     assert report.words(table, "better") == ["SS inverse sigmoid"]
     assert report.listing([]) == "none" and report.listing(["a", "b", "c"]) == "a, b and c"
+    assert report.listing(["x, ½ at 30%", "y", "z"]) == "x, ½ at 30%; y and z"
     costs = report.cost_ratios(results, "t")
     assert math.isclose(costs["SS inverse sigmoid"].mean, 1.3) and costs["teacher forcing"].mean == 1.0
     shares = report.slip_shares(results, "t", "SS inverse sigmoid")

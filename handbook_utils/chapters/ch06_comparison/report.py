@@ -78,11 +78,13 @@ def words(table: Mapping[str, Comparison], word: str) -> list[str]:
 
 
 def listing(names: Sequence[str], empty: str = "none") -> str:
-    """``a``, ``a and b``, ``a, b and c`` (``empty`` for none): names in a sentence."""
+    """``a``, ``a and b``, ``a, b and c`` (``empty`` for none): names in a sentence. Names that hold a
+    comma themselves are separated by semicolons (``a, b; c and d``), so the list stays readable."""
     names = list(names)
     if not names:
         return empty
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    sep = "; " if any("," in n for n in names) else ", "
+    return names[0] if len(names) == 1 else sep.join(names[:-1]) + " and " + names[-1]
 
 
 # ---- slips ------------------------------------------------------------------------------------
