@@ -1,10 +1,12 @@
 """Bad inputs fail early, with a ValueError/TypeError that names the offending parameter."""
 
+import dataclasses
+
 import pytest
 import torch
 
 from handbook_utils import cache as cache_lib
-from handbook_utils.chapters.ch06_comparison import run_grid
+from handbook_utils.chapters.ch06_comparison import get_setting, run_grid
 from handbook_utils.generation import generate_ids, sequence_log_prob
 from handbook_utils.grid import run_jobs
 from handbook_utils.metrics import evaluate, inject_error_and_continue, markov_kl_per_position
@@ -143,7 +145,10 @@ CASES = [
      lambda: train(make_model(GPTConfig.for_task(PathStarTask(teacherless=True), n_layer=1, n_head=1, n_embd=8)),
                    PathStarTask(teacherless=True), ScheduledSampling(0.5), steps=1, batch_size=1, lr=1e-3, seed=0,
                    cache=False), ValueError, "teacherless"),
-    ("grid with no seeds", lambda: run_grid("quick", seeds=[]), ValueError, "seeds"),
+    ("comparison with no seeds", lambda: dataclasses.replace(get_setting("quick"), seeds=()), ValueError, "seeds"),
+    ("comparison with an unknown arm", lambda: dataclasses.replace(get_setting("quick"), arms=("always",)),
+     ValueError, "arms"),
+    ("grid with an unknown setting", lambda: run_grid("medium"), ValueError, "setting"),
     ("grid engine unknown", lambda: run_jobs(abs, [1], engine="spark"), ValueError, "engine"),
     ("injection negative position", lambda: inject_error_and_continue(small(), TASK, 3, -1, 0), ValueError, "position"),
 ]

@@ -249,16 +249,16 @@ def run_cells(setting: SoftSetting, *, workers: int | None = None, cache: bool =
 # --------------------------------------------------------------------------------------------
 # Settings
 
-_MODEL = dict(n_layer=1, n_head=2, n_embd=32)  # chapter 6's quick model, about 16 k parameters
+_MODEL = dict(n_layer=1, n_head=2, n_embd=32)  # a one-layer GPT, about 16 k parameters
 
 SETTINGS: dict[str, SoftSetting] = {
-    # quick: the live demo of the page, within its time budget on a 2-core CPU: chapter 6's quick
-    # size (300 steps of 8 chains, lr 2e-2) on its long chains only, three seeds, half the held-out
+    # quick: the live demo of the page, within its time budget on a 2-core CPU: 300 steps of 8
+    # chains at lr 2e-2 on the long chains only, three seeds, half the held-out
     # problems, and every arm but the Gumbel-softmax one (15 runs; about 40 s on two idle cores).
     "quick": SoftSetting(name="quick", seeds=(0, 1, 2), steps=300, batch_size=8, lr=2e-2, model=_MODEL,
                          tasks=(("long chains", (4, 6), 2),), eval_n=128, injection_n=64,
                          arms=tuple(a for a in ARMS if a != "Gumbel, through")),
-    # full: both of chapter 6's quick tasks and the same model, more than three times the steps at
+    # full: both tasks and the same model, more than three times the steps at
     # twice the batch (1000 steps of 16 chains), five seeds, four times the held-out problems per
     # measurement: what results/ch08_full.json holds (about half an hour on two cores).
     "full": SoftSetting(name="full", seeds=(0, 1, 2, 3, 4), steps=1000, batch_size=16, lr=1e-2, model=_MODEL,
