@@ -15,11 +15,11 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from handbook_utils.chapters import ch10_summary as S  # noqa: E402
 from handbook_utils.plotting import describe_figure  # noqa: E402
-from handbook_utils.results import seed_interval  # noqa: E402
+from handbook_utils.results import paired_comparison, seed_interval  # noqa: E402
 
 CHAPTER_10 = S.CHAPTERS_DIR / "10_what_to_do_about_it.md"
 NUMBERS = {"rev_exact": 1.0, "tf_path_exact": 0.44, "tl_exact": 0.0, "tf_more": 0.77, "start_exact": 0.67,
-           "slip_right": 0.31, "clean_right": 0.79, "ss_cost": 0.14, "half_at": 0.6}
+           "slip_right": 0.31, "clean_right": 0.79, "curr_cost": 0.43, "half_at": 0.6}
 
 
 def teardown_function():
@@ -119,11 +119,11 @@ def test_chapter_notebook_bad_inputs(tmp_path):
 
 
 def test_every_name_chapter_10_reads_is_glued_by_its_chapter():
-    """The closing chapter reads ``c3["exact"]``, ``book[6]["tf_exact_long_sd"]``, ...: each must exist."""
+    """The closing chapter reads ``c3["exact"]``, ``c6["at_pct"]``, ...: each must exist."""
     text = CHAPTER_10.read_text()
     wanted = set(re.findall(r"\bc([1-6])\[[\"'](\w+)[\"']\]", text))
     wanted |= set(re.findall(r"\bbook\[([1-6])\]\[[\"'](\w+)[\"']\]", text))
-    assert len(wanted) > 40
+    assert len(wanted) > 30 and any(n == "6" for n, _ in wanted)
     glued = {n: S.glued_values(S.chapter_notebook(n)) for n in range(1, 7)}
     missing = sorted((n, name) for n, name in wanted if name not in glued[int(n)] and name != "exact_match")
     assert not missing, f"chapter 10 reads names its chapters do not glue: {missing}"
@@ -144,6 +144,55 @@ def test_interval_and_sd_text():
         S.sd_text(0.4, -0.1)
     with pytest.raises(ValueError, match="digits"):
         S.interval_text(iv, digits=-1)
+
+
+def comparison(arm, deltas, family=1):
+    """A paired comparison whose per-seed differences are ``deltas``."""
+    return paired_comparison({s: d for s, d in enumerate(deltas)}, {s: 0.0 for s in range(len(deltas))}, arm=arm,
+                             reference="teacher forcing", metric="exact_match", family=family)
+
+
+def test_mean_range_and_difference_text():
+    ivs = [seed_interval([0.37, 0.37]), seed_interval([0.44, 0.44]), seed_interval([0.40, 0.41])]
+    assert S.mean_range(ivs) == "0.37 to 0.44"
+    assert S.mean_range(ivs, digits=1) == "0.4"  # one number when both ends print alike
+    assert S.mean_range(ivs[2:], digits=3) == "0.405"
+    c = comparison("SS linear", [0.30, 0.28, 0.32, 0.31, 0.29])
+    assert c.word == "better" and S.difference_text(c) == f"+0.30 [{c.low:+.2f}, {c.high:+.2f}], better"
+    with pytest.raises(ValueError, match="intervals"):
+        S.mean_range([])
+    with pytest.raises(TypeError, match="intervals"):
+        S.mean_range([0.5])
+    with pytest.raises(TypeError, match="c"):
+        S.difference_text(0.3)
+
+
+def test_verdicts_text_groups_arms_by_word():
+    better = comparison("SS linear", [0.30, 0.28, 0.32, 0.31, 0.29])
+    worse = comparison("curriculum", [-0.30, -0.28, -0.32, -0.31, -0.29])
+    noise = [comparison(a, [0.2, -0.1, 0.05, -0.2, 0.1]) for a in ("SS exponential", "SS inverse sigmoid")]
+    assert {c.word for c in noise} == {"within noise"}
+    table = {c.arm: c for c in (noise[0], better, worse, noise[1])}
+    assert S.verdicts_text(table) == ("better: SS linear; worse: curriculum; within noise: SS exponential and "
+                                      "SS inverse sigmoid")
+    assert S.verdicts_text({c.arm: c for c in noise}) == "both within noise"
+    assert S.verdicts_text({c.arm: c for c in (*noise, comparison("x", [0.1, -0.1, 0.0]))}) == "all three within noise"
+    assert S.verdicts_text({"SS linear": better}) == "better"
+    with pytest.raises(ValueError, match="comparisons"):
+        S.verdicts_text({})
+    with pytest.raises(TypeError, match="comparisons"):
+        S.verdicts_text({"a": 0.3})
+
+
+def test_on_tasks_says_one_word_per_task():
+    assert S.on_tasks({"short chains": "worse", "long chains": "worse"}) == "worse on both tasks"
+    assert S.on_tasks({"short chains": "within noise", "long chains": "worse"}) == (
+        "within noise on the short chains, worse on the long chains")
+    assert S.on_tasks({"long chains": "better"}) == "better on the long chains"
+    with pytest.raises(ValueError, match="word"):
+        S.on_tasks({"short chains": "higher"})
+    with pytest.raises(ValueError, match="words"):
+        S.on_tasks({})
 
 
 # --------------------------------------------------------------------------------------------
@@ -176,8 +225,8 @@ def test_the_flowchart_is_connected_and_every_box_is_drawn_with_its_numbers():
 
 
 def test_a_missing_number_names_the_slot_and_the_box():
-    with pytest.raises(KeyError, match="'ss_cost', needed by the box 'enough'"):
-        S.flow_text({k: v for k, v in NUMBERS.items() if k != "ss_cost"})
+    with pytest.raises(KeyError, match="'curr_cost', needed by the box 'enough'"):
+        S.flow_text({k: v for k, v in NUMBERS.items() if k != "curr_cost"})
     with pytest.raises(TypeError, match="numbers"):
         S.flow_text([0.5])
 

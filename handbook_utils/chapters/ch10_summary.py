@@ -5,14 +5,16 @@
   are what nbval re-executes and compares, so the closing chapter quotes the book's checked numbers
   instead of typing them again. A name that is not glued fails with the notebook's name and the
   nearest names that are (:class:`GluedValues`).
-- :func:`interval_text` and :func:`sd_text` write a number with its spread over seeds.
+- :func:`interval_text` and :func:`sd_text` write a number with its spread over seeds;
+  :func:`mean_range`, :func:`difference_text`, :func:`verdicts_text` and :func:`on_tasks` write
+  several arms' means and paired verdicts in a sentence.
 - :func:`plot_what_to_try` draws the closing decision flowchart with chapter 6's drawer
   (:func:`handbook_utils.flowcharts.draw_flowchart`), and :func:`describe_what_to_try` says it in
   words: :data:`FLOW_NODES` and :data:`FLOW_EDGES` are its boxes and arrows, :data:`FLOW_TEXT` its
   words, with slots for the measured numbers.
 
 Pure reading and drawing: nothing here trains, and chapters 7 to 9 are read from ``results/``
-through their own chapter modules.
+through their own chapter modules (chapters 6 to 9) or from their executed notebooks (chapters 1 to 6).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import ast
 import difflib
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from matplotlib.axes import Axes
@@ -31,7 +33,7 @@ from .. import checks
 from ..cache import PACKAGE_ROOT
 from ..flowcharts import describe_flowchart, draw_flowchart
 from ..glue import glue_records
-from ..results import SeedInterval
+from ..results import Comparison, SeedInterval
 
 CHAPTERS_DIR = PACKAGE_ROOT.parent / "chapters"
 """Where the chapters and their executed reference notebooks live (``NN_name.md`` and ``NN_name.ipynb``)."""
@@ -132,6 +134,69 @@ def sd_text(mean: float, sd: float, digits: int = 2) -> str:
     return f"{mean:.{digits}f} ± {sd:.{digits}f}"
 
 
+VERDICT_WORDS = ("better", "worse", "within noise")
+"""The words of a paired verdict (:class:`~handbook_utils.results.Comparison`), in the order sentences list them."""
+
+_ALL = {2: "both", 3: "all three", 4: "all four", 5: "all five", 6: "all six", 7: "all seven", 8: "all eight",
+        9: "all nine"}
+
+
+def _listing(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def mean_range(intervals: Sequence[SeedInterval], digits: int = 2) -> str:
+    """``"0.37 to 0.44"``: the lowest and the highest mean of several arms (one number when both print
+    alike)."""
+    intervals = list(intervals)
+    if not intervals:
+        raise ValueError("intervals must hold at least one SeedInterval")
+    for i, iv in enumerate(intervals):
+        checks.instance(f"intervals[{i}]", iv, SeedInterval)
+    digits = checks.integer("digits", digits, 0, 6)
+    lo, hi = (f"{f(iv.mean for iv in intervals):.{digits}f}" for f in (min, max))
+    return lo if lo == hi else f"{lo} to {hi}"
+
+
+def difference_text(c: Comparison, digits: int = 2) -> str:
+    """``"+0.30 [+0.18, +0.42], better"``: a paired difference, its 95% interval and its verdict word."""
+    checks.instance("c", c, Comparison)
+    digits = checks.integer("digits", digits, 0, 6)
+    return f"{c.delta:+.{digits}f} [{c.low:+.{digits}f}, {c.high:+.{digits}f}], {c.word}"
+
+
+def verdicts_text(comparisons: Mapping[str, Comparison]) -> str:
+    """Several arms' verdicts against one reference, grouped by word (better, worse, within noise):
+    ``"better: SS linear; within noise: SS exponential and SS inverse sigmoid"``, or ``"all three within
+    noise"`` when every arm has the same word (``"within noise"`` alone for one arm)."""
+    checks.instance("comparisons", comparisons, Mapping, "mapping of arm names to Comparison")
+    if not comparisons:
+        raise ValueError("comparisons must hold at least one arm")
+    groups: dict[str, list[str]] = {word: [] for word in VERDICT_WORDS}
+    for arm, c in comparisons.items():
+        checks.instance(f"comparisons[{arm!r}]", c, Comparison)
+        groups[checks.one_of("word", c.word, VERDICT_WORDS)].append(arm)
+    used = {word: arms for word, arms in groups.items() if arms}
+    if len(used) == 1:
+        word = next(iter(used))
+        return word if len(comparisons) == 1 else f"{_ALL.get(len(comparisons), f'all {len(comparisons)}')} {word}"
+    return "; ".join(f"{word}: {_listing(arms)}" for word, arms in used.items())
+
+
+def on_tasks(words: Mapping[str, str]) -> str:
+    """One verdict word per task in a sentence: ``"worse on both tasks"`` when they agree, otherwise
+    ``"within noise on the short chains, worse on the long chains"``."""
+    checks.instance("words", words, Mapping, "mapping of task names to verdict words")
+    if not words:
+        raise ValueError("words must hold at least one task")
+    for word in words.values():
+        checks.one_of("word", word, VERDICT_WORDS)
+    distinct = set(words.values())
+    if len(words) > 1 and len(distinct) == 1:
+        return f"{distinct.pop()} on {_ALL.get(len(words), f'all {len(words)}')} tasks"
+    return ", ".join(f"{word} on the {task}" for task, word in words.items())
+
+
 # --------------------------------------------------------------------------------------------
 # The closing decision flowchart
 
@@ -183,11 +248,11 @@ FLOW_TEXT: dict[str, str] = {
              "the start's {start_exact:.2f} [7a]"),
     "slips": ("Right answers after a planted\nslip far below those without?\n"
               "(here {slip_right:.0%} against {clean_right:.0%}) [4b]"),
-    "enough": ("Keep teacher forcing:\nno slips to repair, and\nscheduled sampling can cost\n"
-               "answers: {ss_cost:.2f} of exact\nmatch on short chains [6b]"),
-    "ss": ("Curriculum [6c], then two-pass\nscheduled sampling: ρ from 0 to ½\nat {half_at:.0%} of training, "
-           "no gradient\nthrough the choice [5, 6a, 8a, 8b]"),
-    "check": "Recovery up and exact\nmatch held, over\nseveral seeds? [6a, 6b, 8b]",
+    "enough": ("Keep teacher forcing:\nno slips to repair; no remedy\nraised exact match [6b], and\n"
+               "a curriculum cost {curr_cost:.2f}\nof it on long chains [6c]"),
+    "ss": ("Two-pass scheduled sampling:\nρ from 0 to ½\nat {half_at:.0%} of training,\nno gradient through "
+           "the choice\n[5, 6a, 8a, 8b]"),
+    "check": "Valid recovery up and exact\nmatch held, paired over\nseveral seeds? [6a, 6b, 8b]",
     "keep": "Keep it",
     "correct": ("Back to teacher forcing;\ncorrection data alone\ntaught the marker,\nnot its use, "
                 "and cost\nexact match [7d]"),
@@ -198,7 +263,7 @@ the rows of the chapter's table of measurements that support a box."""
 
 def flow_text(numbers: Mapping[str, float]) -> dict[str, str]:
     """:data:`FLOW_TEXT` with its slots filled from ``numbers`` (``rev_exact``, ``tf_path_exact``,
-    ``tl_exact``, ``tf_more``, ``start_exact``, ``slip_right``, ``clean_right``, ``ss_cost``, ``half_at``); a
+    ``tl_exact``, ``tf_more``, ``start_exact``, ``slip_right``, ``clean_right``, ``curr_cost``, ``half_at``); a
     missing number is a KeyError naming it."""
     checks.instance("numbers", numbers, Mapping, "mapping of slot names to numbers")
     out = {}
