@@ -132,14 +132,10 @@ def comparisons(cells: Sequence[Mapping], reference: Row, metrics: Sequence[str]
     return {row_name(r): {m: compare(cells, r, reference, m, family) for m in metrics} for r in rows}
 
 
-def _fmt(iv: SeedInterval, digits: int) -> str:
-    return f"{iv.mean:.{digits}f} [{iv.low:.{digits - 1}f}, {iv.high:.{digits - 1}f}]"
-
-
 def format_table(summary: Mapping[str, Mapping[str, SeedInterval]], metrics: Sequence[str],
                  caption: str = "") -> Table:
     """One row per arm: ``mean [95% interval]`` per metric, and the number of seeds."""
-    rows = [[row, *(_fmt(values[m], METRICS[m].digits) for m in metrics), next(iter(values.values())).n]
+    rows = [[row, *(values[m].text(METRICS[m].digits) for m in metrics), next(iter(values.values())).n]
             for row, values in summary.items()]
     return Table.of(["arm", *(METRICS[m].label for m in metrics), "seeds"], rows, caption)
 
