@@ -11,21 +11,21 @@
 An :class:`Experiment` names a module and the code its numbers depend on. The module provides
 
 - ``SETTINGS``: ``{name: setting}``, each a frozen dataclass with a ``seeds`` field;
-- ``cells(setting)``: the grid, a list of picklable cells, each with ``label()`` (a dict such as
-  ``{"arm": "reversed", "seed": 3}``) and ``cost`` (a rough relative cost);
-- ``run_cell(cell)``: train and measure one cell, returning a JSON-able dict whose timings (keys
-  ending in ``time_s``) are the only entries allowed to differ between two runs.
+- ``cells(setting)``: picklable cells, each with ``label()`` (``{"arm": "reversed", "seed": 3}``) and ``cost``;
+- ``run_cell(cell)``: one cell trained and measured, a JSON-able dict whose timings (keys ending
+  in ``time_s``) are the only entries allowed to differ between two runs.
 
-:func:`run` spreads the cells over :func:`handbook_utils.grid.run_jobs` (every job on one CPU
-thread, so the numbers do not depend on the engine or the number of workers), keeps each finished
-cell in the cache (an interrupted run resumes), and writes ``results/<name>_<setting>.json`` with its
-:class:`~handbook_utils.results.Provenance`. Registered: chapters 6 to 9 (``ch06`` … ``ch09``).
+:func:`run` spreads the cells over :func:`run_cells` (one CPU thread per job, so the numbers do not
+depend on the engine or the workers; finished cells kept in the cache, so a run resumes) and writes
+``results/<name>_<setting>.json`` with its :class:`~handbook_utils.results.Provenance`. Registered:
+chapters 6 to 9.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import dataclasses
 import datetime
 import hashlib
@@ -42,6 +42,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from unittest import mock
 
 import torch
 
@@ -171,25 +172,42 @@ def _cell_settings(exp: Experiment, setting: str, cell) -> dict:
 
 
 def _cell_key(settings: dict, digest: str) -> str:
-    """Cache key of one cell: its settings, the digest of the code the experiment declares (not of the
-    whole package, so an unrelated edit does not throw finished cells away) and the torch version."""
+    """Cache key of one cell: its settings, the declared code's digest (not the package's) and torch."""
     text = json.dumps({"settings": settings, "code": digest, "torch": str(torch.__version__)}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def _run_cached(job: dict) -> dict:
-    """One job (runs in a worker): the stored cell if the cache has it, else train, store and return it."""
-    if job["key"] is not None:
-        stored = cache_lib.load_result(job["key"], job["directory"], job["settings"])
-        if stored is not None:
-            print(f"  {job['cell'].label()}: from the cache", flush=True)
-            return stored
-    module = importlib.import_module(job["module"])
-    out = module.run_cell(job["cell"])
+def _train_cell(job: dict) -> dict:
+    """One job (runs in a worker): train and measure one cell, store it when a cache key is given."""
+    out = importlib.import_module(job["module"]).run_cell(job["cell"])
     if job["key"] is not None:
         cache_lib.save_result(job["key"], out, job["directory"], job["settings"])
     print(f"  {job['cell'].label()}: done in {out.get('wall_time_s', float('nan')):.0f} s", flush=True)
     return out
+
+
+def run_cells(name: str, setting: str, cells: Sequence, *, workers: int | None = 1, engine: str = "local",
+              cache: bool = True) -> tuple[list[dict], int]:
+    """``(outputs, trained)``: each cell's ``run_cell`` output in order, and how many were trained now.
+    A cell finished before under the declared code is read from the result cache; ``cache=False``
+    reads and writes nothing, the model cache included. :func:`run` and chapter 6's live grid use it."""
+    exp, cells, outputs, pending = get(name), list(cells), [], []
+    digest, directory = exp.digest(), cache_lib.cache_dir(None) if checks.boolean("cache", cache) else None
+    for cell in cells:
+        settings = _cell_settings(exp, setting, cell) if cache else None
+        key = _cell_key(settings, digest) if cache else None
+        outputs.append(cache_lib.load_result(key, directory, settings) if cache else None)
+        if outputs[-1] is not None:
+            print(f"  {cell.label()}: from the cache", flush=True)
+        else:
+            pending.append((len(outputs) - 1, {"module": exp.module, "cell": cell, "key": key,
+                                               "directory": directory, "settings": settings}))
+    with contextlib.nullcontext() if cache else _empty_model_cache():
+        done = run_jobs(_train_cell, [job for _, job in pending], workers=workers, engine=engine,
+                        costs=[job["cell"].cost for _, job in pending]) if pending else []
+    for (i, _), out in zip(pending, done):
+        outputs[i] = out
+    return outputs, len(pending)
 
 
 def run(name: str, setting: str = "full", *, workers: int = 1, engine: str = "local",
@@ -204,19 +222,12 @@ def run(name: str, setting: str = "full", *, workers: int = 1, engine: str = "lo
     workers = checks.positive_int("workers", workers)
     checks.boolean("cache", cache)
     setting_obj = exp.setting(setting)
-    module = exp.load()
     digest = exp.digest()  # before training: the code that runs
-    cells = list(module.cells(setting_obj))
-    cache_directory = cache_lib.cache_dir(None) if cache else None
-    jobs = []
-    for cell in cells:
-        settings = _cell_settings(exp, setting, cell) if cache else None
-        key = _cell_key(settings, digest) if cache else None
-        jobs.append({"module": exp.module, "cell": cell, "key": key, "directory": cache_directory,
-                     "settings": settings})
+    cells = list(exp.load().cells(setting_obj))
     log(f"{exp.name} {setting}: {len(cells)} cells on {workers} worker(s), engine {engine}")
     start = time.perf_counter()
-    outputs = run_jobs(_run_cached, jobs, workers=workers, engine=engine, costs=[c.cost for c in cells])
+    outputs, trained = run_cells(name, setting, cells, workers=workers, engine=engine, cache=cache)
+    log(f"{len(cells) - trained} cell(s) from the cache, {trained} trained now")
     wall = time.perf_counter() - start
     cell_seconds = sum(float(out.get("wall_time_s", 0.0)) for out in outputs)  # counts resumed cells too
     stored = StoredResult(
@@ -256,11 +267,11 @@ def check(directory: str | Path | None = None) -> list[str]:
                             "edits there would go unnoticed; add them to its depends")
         message = staleness(stored, settings=settings, modules=exp.depends, digest=exp.digest())
         if message:
-            fix = f"python -m handbook_utils.experiments run {exp.name} --setting {stored.provenance.setting}"
             p = stored.provenance
+            fix = f"python -m handbook_utils.experiments run {exp.name} --setting {p.setting}"
             if staleness(stored, settings=settings, modules=p.current_modules, digest=p.current_digest) is None:
                 fix += (" (or, for an edit that should leave the numbers unchanged: python -m "
-                        f"handbook_utils.experiments revalidate {exp.name} --setting {stored.provenance.setting})")
+                        f"handbook_utils.experiments revalidate {exp.name} --setting {p.setting})")
             problems.append(f"{message}; re-run: {fix}")
     return problems
 
@@ -318,8 +329,7 @@ def spot(name: str, setting: str = "full", *, index: int | None = None,
     if len(matches) != 1:
         raise ValueError(f"{path} holds {len(matches)} cells labelled {cell.label()}, expected one")
     start = time.perf_counter()
-    with _empty_model_cache():
-        out = run_jobs(exp.load().run_cell, [cell], workers=1)[0]
+    out = run_cells(exp.name, setting, [cell], cache=False)[0][0]  # no cache at all, the model cache included
     wall = time.perf_counter() - start
     compared, difference = _compare(path, matches[0], {**cell.label(), **out})
     return SpotCheck(path, cell.label(), compared, difference, wall)
@@ -327,18 +337,11 @@ def spot(name: str, setting: str = "full", *, index: int | None = None,
 
 @contextmanager
 def _empty_model_cache() -> Iterator[None]:
-    """Point the model cache at an empty folder while a spot check trains: a cell that reuses cached
-    weights (chapter 7's start models) must train them again too."""
-    before = os.environ.get("HANDBOOK_CACHE_DIR")
-    with tempfile.TemporaryDirectory(prefix="handbook-spot-") as empty:
-        os.environ["HANDBOOK_CACHE_DIR"] = empty
-        try:
-            yield
-        finally:
-            if before is None:
-                os.environ.pop("HANDBOOK_CACHE_DIR", None)
-            else:
-                os.environ["HANDBOOK_CACHE_DIR"] = before
+    """Point the model cache at an empty folder while cells train uncached: a cell that reuses cached
+    weights (chapter 7's start models) must train them again too. The variable is restored after."""
+    with tempfile.TemporaryDirectory(prefix="handbook-spot-") as empty, \
+            mock.patch.dict(os.environ, {"HANDBOOK_CACHE_DIR": empty}):
+        yield
 
 
 def _compare(path: Path, stored: Mapping, rerun: Mapping) -> tuple[int, float]:

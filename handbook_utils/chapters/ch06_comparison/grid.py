@@ -2,10 +2,10 @@
 measured once through the experiment's own :func:`~handbook_utils.chapters.ch06_experiment.run_cell`,
 then read.
 
-Runs go through the project's one grid runner (:func:`handbook_utils.grid.run_jobs`: a local
-process pool, or Ray) and their measurements are stored as results in the one cache
-(:func:`handbook_utils.cache.save_result`), keyed by the cell and the package code; a second run of
-the chapter reads them instantly. The full setting is run by :mod:`handbook_utils.experiments` into
+Runs go through :func:`handbook_utils.experiments.run_cells`, as the full grid's do: the project's
+one grid runner (a local process pool, or Ray), and one stored result per cell in the result cache,
+keyed by the cell and the code the experiment declares; a second run of the chapter reads them
+instantly. The full setting is run by :mod:`handbook_utils.experiments` into
 the results store instead.
 """
 
@@ -14,11 +14,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from ... import cache as cache_lib
 from ... import checks
-from ...grid import run_jobs
 from ...recipes import Recipe
-from .runs import RESULT_FORMAT, RunResult
+from .runs import RunResult
 from .settings import ComparisonSetting, get_setting
 
 
@@ -45,21 +43,6 @@ class Grid:
         return Cell(self.setting, task, arm, seed).recipe()
 
 
-def _cell_settings(cell) -> dict:
-    return cache_lib.describe({"kind": "ch06-run", "format": RESULT_FORMAT, "cell": cell.label(),
-                               "recipe": cell.recipe(), "setting": cell.setting})
-
-
-def _measure(job: dict) -> dict:
-    """One job of the grid (runs in a worker): train and measure, store the result, return it."""
-    from ..ch06_experiment import run_cell
-
-    result = run_cell(job["cell"], cache=job["cache"])
-    if job["key"] is not None:
-        cache_lib.save_result(job["key"], result, job["directory"], job["settings"])
-    return result
-
-
 def run_grid(
     setting: str | ComparisonSetting = "quick",
     *,
@@ -74,29 +57,12 @@ def run_grid(
     the results do not depend on ``workers`` or ``engine``. With ``cache=False`` nothing is read or
     written (every run trains again).
     """
+    from ...experiments import run_cells
     from ..ch06_experiment import cells
 
     setting = get_setting(setting)
     checks.boolean("cache", cache)
-    directory = cache_lib.cache_dir(None) if cache else None
     start = time.perf_counter()
-    grid_cells = cells(setting)
-    results: dict[int, RunResult] = {}
-    pending = []
-    for i, cell in enumerate(grid_cells):
-        job = {"cell": cell, "cache": cache, "key": None, "directory": directory, "settings": None}
-        if cache:
-            job["settings"] = _cell_settings(cell)
-            job["key"] = cache_lib.make_key(job["settings"])
-            stored = cache_lib.load_result(job["key"], directory, job["settings"])
-            if stored is not None:
-                results[i] = RunResult.from_dict(stored)
-                continue
-        pending.append((i, job))
-    if pending:
-        done = run_jobs(_measure, [job for _, job in pending], workers=workers, engine=engine,
-                        costs=[job["cell"].cost for _, job in pending])
-        for (i, _), data in zip(pending, done):
-            results[i] = RunResult.from_dict(data)
-    return Grid(setting=setting, results=[results[i] for i in range(len(grid_cells))], trained=len(pending),
+    outputs, trained = run_cells("ch06", setting.name, cells(setting), workers=workers, engine=engine, cache=cache)
+    return Grid(setting=setting, results=[RunResult.from_dict(out) for out in outputs], trained=trained,
                 wall_time_s=time.perf_counter() - start)
